@@ -1,0 +1,1 @@
+//! Turning blocks into index rows, with undo records, and reading them back.

@@ -1,0 +1,1 @@
+//! Block sources: Bitcoin Core's blocks directory, REST and JSON-RPC.

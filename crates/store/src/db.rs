@@ -1,0 +1,561 @@
+//! The RocksDB handle: opening with a schema, typed reads, atomic batches
+//! with undo tracking, prefix scans, bulk mode and the digest. This is the
+//! only module that touches RocksDB.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chainsleuth_core::{BlockHash, BlockRef, Height};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, FlushOptions, Options,
+    ReadOptions, WriteBatch, WriteOptions, DB,
+};
+use sha2::{Digest, Sha256};
+
+use crate::codec::Codec;
+use crate::error::StoreError;
+use crate::table::{Meta, Table, Undo};
+use crate::undo::{UndoEntry, UndoLog};
+
+/// The set of tables one store holds, and the format version of their
+/// layout. Each crate that owns a database (a chain crate, the tag store)
+/// declares one `Schema` constant.
+#[derive(Debug)]
+pub struct Schema {
+    /// What the store holds (`btc`, `eth`, `tags`); checked on open.
+    pub name: &'static str,
+    /// The layout version; bump it on any key or value change.
+    pub format: u32,
+    /// The schema's own tables (the store adds [`Meta`] and [`Undo`]).
+    pub tables: &'static [&'static str],
+    /// Tables left out of [`Store::digest`] because they hold bookkeeping
+    /// rather than indexed data (the store always leaves out [`Undo`]).
+    pub digest_excludes: &'static [&'static str],
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The single writer: creates the database if it is missing.
+    ReadWrite,
+    /// A reader beside a running writer: sees the store as it was when
+    /// opened, takes no lock, and refuses writes.
+    ReadOnly,
+}
+
+/// Which way a scan goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending key order (oldest first for history tables).
+    Forward,
+    /// Descending key order (newest first for history tables).
+    Reverse,
+}
+
+const FORMAT_KEY: &str = "format";
+const SCHEMA_KEY: &str = "schema";
+const TIP_KEY: &str = "tip";
+
+/// An open store: one RocksDB database whose column families are the tables
+/// of one [`Schema`] plus [`Meta`] and [`Undo`].
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    schema: &'static Schema,
+    /// Every table name, in undo-index order: meta, undo, then the schema's.
+    names: Vec<&'static str>,
+    read_only: bool,
+    bulk: AtomicBool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).field("schema", &self.schema.name).finish()
+    }
+}
+
+fn db_options() -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    // Every column family flushes together, so that even with the WAL off
+    // (bulk mode) a crash leaves all tables at the same batch, tip included.
+    opts.set_atomic_flush(true);
+    opts.increase_parallelism(2);
+    opts.set_max_background_jobs(2);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.set_keep_log_file_num(4);
+    opts
+}
+
+fn cf_options(cache: &Cache) -> Options {
+    let mut block = BlockBasedOptions::default();
+    block.set_block_cache(cache);
+    block.set_bloom_filter(10.0, false);
+    block.set_cache_index_and_filter_blocks(true);
+    let mut opts = Options::default();
+    opts.set_block_based_table_factory(&block);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.set_write_buffer_size(64 << 20);
+    opts
+}
+
+impl Store {
+    /// Opens (creating if needed, in [`OpenMode::ReadWrite`]) the store at
+    /// `path` for `schema`.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when RocksDB refuses (missing directory in
+    /// read-only mode, another writer holding the lock),
+    /// [`StoreError::FormatMismatch`] or [`StoreError::SchemaMismatch`] when
+    /// the directory holds another layout.
+    pub fn open(path: &Path, schema: &'static Schema, mode: OpenMode) -> Result<Store, StoreError> {
+        let mut names = vec![Meta::NAME, Undo::NAME];
+        names.extend_from_slice(schema.tables);
+        let cache = Cache::new_lru_cache(256 << 20);
+        let opts = db_options();
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        let db = match mode {
+            OpenMode::ReadWrite => {
+                let cfs = names.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
+                DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?
+            }
+            OpenMode::ReadOnly => {
+                let cfs = names.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
+                DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(open_err)?
+            }
+        };
+        let store = Store {
+            db,
+            path: path.to_owned(),
+            schema,
+            names,
+            read_only: mode == OpenMode::ReadOnly,
+            bulk: AtomicBool::new(false),
+        };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let found_schema = self.get::<Meta>(&SCHEMA_KEY.to_owned())?;
+        let found_format = self.get::<Meta>(&FORMAT_KEY.to_owned())?;
+        match (found_schema, found_format) {
+            (None, None) if !self.read_only => {
+                let mut batch = self.batch();
+                batch.put::<Meta>(&SCHEMA_KEY.to_owned(), &self.schema.name.as_bytes().to_vec())?;
+                batch.put::<Meta>(&FORMAT_KEY.to_owned(), &self.schema.format.encode())?;
+                self.write(batch)
+            }
+            (None, None) => Ok(()),
+            (schema, format) => {
+                let schema = String::from_utf8_lossy(&schema.unwrap_or_default()).into_owned();
+                if schema != self.schema.name {
+                    return Err(StoreError::SchemaMismatch {
+                        path: self.path.clone(),
+                        found: schema,
+                        expected: self.schema.name,
+                    });
+                }
+                let found = format.and_then(|bytes| u32::decode(&bytes).ok()).unwrap_or(0);
+                if found != self.schema.format {
+                    return Err(StoreError::FormatMismatch {
+                        path: self.path.clone(),
+                        found,
+                        expected: self.schema.format,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema the store was opened with.
+    pub fn schema(&self) -> &'static Schema {
+        self.schema
+    }
+
+    fn index_of(&self, name: &'static str) -> Result<u8, StoreError> {
+        let index = self.names.iter().position(|n| *n == name).ok_or(StoreError::UnknownTable(name))?;
+        Ok(u8::try_from(index).expect("a schema has far fewer than 256 tables"))
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.db.cf_handle(name).ok_or(StoreError::UnknownTable(name))
+    }
+
+    fn decode_row<T: Table>(key: &[u8], value: &[u8]) -> Result<(T::Key, T::Value), StoreError> {
+        let err = |source| StoreError::Decode { table: T::NAME, key_hex: hex::encode(key), source };
+        Ok((T::Key::decode(key).map_err(err)?, T::Value::decode(value).map_err(err)?))
+    }
+
+    /// The value at `key` in table `T`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Read`] or [`StoreError::Decode`].
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        let key = key.encode();
+        let value = self.db.get_pinned_cf(self.cf(T::NAME)?, &key).map_err(|source| StoreError::Read {
+            table: T::NAME,
+            key_hex: hex::encode(&key),
+            source,
+        })?;
+        match value {
+            None => Ok(None),
+            Some(bytes) => Self::decode_row::<T>(&key, &bytes).map(|(_, v)| Some(v)),
+        }
+    }
+
+    /// The values at several keys of table `T`, in the order of `keys`.
+    ///
+    /// # Errors
+    /// [`StoreError::Read`] or [`StoreError::Decode`].
+    pub fn multi_get<T: Table>(&self, keys: &[T::Key]) -> Result<Vec<Option<T::Value>>, StoreError> {
+        let cf = self.cf(T::NAME)?;
+        let encoded: Vec<Vec<u8>> = keys.iter().map(Codec::encode).collect();
+        let results = self.db.batched_multi_get_cf(cf, &encoded, false);
+        encoded
+            .iter()
+            .zip(results)
+            .map(|(key, result)| {
+                let value = result.map_err(|source| StoreError::Read {
+                    table: T::NAME,
+                    key_hex: hex::encode(key),
+                    source,
+                })?;
+                match value {
+                    None => Ok(None),
+                    Some(bytes) => Self::decode_row::<T>(key, &bytes).map(|(_, v)| Some(v)),
+                }
+            })
+            .collect()
+    }
+
+    /// Rows of table `T` whose encoded key starts with `prefix`, in key order
+    /// (`Forward`) or reverse key order (`Reverse`), starting at `from`
+    /// (inclusive) when given. A page deep in a long history costs one seek.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`]; the iterator yields read and decode errors.
+    pub fn scan<T: Table>(&self, prefix: &[u8], from: Option<&[u8]>, direction: Direction) -> Result<Rows<'_, T>, StoreError> {
+        let cf = self.cf(T::NAME)?;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(prefix.to_vec());
+        if let Some(upper) = prefix_successor(prefix) {
+            opts.set_iterate_upper_bound(upper);
+        }
+        let mut raw = self.db.raw_iterator_cf_opt(cf, opts);
+        match (direction, from) {
+            (Direction::Forward, Some(start)) => raw.seek(start),
+            (Direction::Forward, None) => raw.seek_to_first(),
+            (Direction::Reverse, Some(start)) => raw.seek_for_prev(start),
+            (Direction::Reverse, None) => raw.seek_to_last(),
+        }
+        Ok(Rows { raw, direction, first: true, done: false, _table: std::marker::PhantomData })
+    }
+
+    /// A new, empty batch for this store.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { store: self, inner: WriteBatch::default(), undo: UndoLog::default() }
+    }
+
+    /// Writes `batch` atomically: all of its changes or none.
+    ///
+    /// # Errors
+    /// [`StoreError::ReadOnly`] or [`StoreError::Write`].
+    pub fn write(&self, batch: Batch<'_>) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let entries = batch.inner.len();
+        let mut opts = WriteOptions::default();
+        opts.disable_wal(self.bulk.load(Ordering::Relaxed));
+        self.db.write_opt(batch.inner, &opts).map_err(|source| StoreError::Write { entries, source })
+    }
+
+    /// The tip recorded by the last batch that set one.
+    ///
+    /// # Errors
+    /// [`StoreError::Read`] or [`StoreError::Decode`].
+    pub fn tip(&self) -> Result<Option<BlockRef>, StoreError> {
+        let Some(bytes) = self.get::<Meta>(&TIP_KEY.to_owned())? else { return Ok(None) };
+        let (height, hash) = <(Height, BlockHash)>::decode(&bytes).map_err(|source| StoreError::Decode {
+            table: Meta::NAME,
+            key_hex: hex::encode(TIP_KEY),
+            source,
+        })?;
+        Ok(Some(BlockRef { height, hash }))
+    }
+
+    /// Undoes the block at the tip, `height`, with its undo record: one
+    /// atomic batch restores every key it changed (the tip included) and
+    /// deletes the record.
+    ///
+    /// # Errors
+    /// [`StoreError::CorruptUndo`] when the record names an unknown table;
+    /// read and write errors. A missing record (the block is deeper than the
+    /// kept window) returns `Ok(false)` and changes nothing.
+    pub fn unwind_block(&self, height: Height) -> Result<bool, StoreError> {
+        let Some(log) = self.get::<Undo>(&height.get())? else { return Ok(false) };
+        let mut batch = self.batch();
+        for entry in log.entries.iter().rev() {
+            let name = *self
+                .names
+                .get(usize::from(entry.table))
+                .ok_or(StoreError::CorruptUndo { height: height.get(), table: entry.table })?;
+            let cf = self.cf(name)?;
+            match &entry.old {
+                Some(old) => batch.inner.put_cf(cf, &entry.key, old),
+                None => batch.inner.delete_cf(cf, &entry.key),
+            }
+        }
+        batch.inner.delete_cf(self.cf(Undo::NAME)?, height.get().encode());
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    /// Turns bulk mode on or off. In bulk mode writes skip the WAL and
+    /// automatic compaction is paused; turning it off flushes every table
+    /// together and compacts once, as the fastest initial syncs do. Since
+    /// tables flush atomically, a crash in bulk mode loses only the most
+    /// recent batches, whole, tip included.
+    ///
+    /// # Errors
+    /// [`StoreError::Maintenance`].
+    pub fn set_bulk(&self, on: bool) -> Result<(), StoreError> {
+        if self.read_only || self.bulk.swap(on, Ordering::SeqCst) == on {
+            return Ok(());
+        }
+        let value = if on { "true" } else { "false" };
+        if !on {
+            self.flush()?;
+        }
+        for name in &self.names {
+            self.db
+                .set_options_cf(self.cf(name)?, &[("disable_auto_compactions", value)])
+                .map_err(|source| StoreError::Maintenance { operation: "changing compaction options", source })?;
+        }
+        if !on {
+            for name in &self.names {
+                self.db.compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every table's memtable to disk in one atomic flush.
+    ///
+    /// # Errors
+    /// [`StoreError::Maintenance`].
+    pub fn flush(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let cfs: Vec<&ColumnFamily> = self.names.iter().map(|name| self.cf(name)).collect::<Result<_, _>>()?;
+        let mut opts = FlushOptions::default();
+        opts.set_wait(true);
+        self.db
+            .flush_cfs_opt(&cfs, &opts)
+            .map_err(|source| StoreError::Maintenance { operation: "flushing tables", source })
+    }
+
+    /// Approximate bytes on disk of all tables (SST files plus memtables).
+    pub fn approximate_size(&self) -> u64 {
+        self.names
+            .iter()
+            .filter_map(|name| {
+                let cf = self.cf(name).ok()?;
+                let sst = self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size").ok()??;
+                let mem = self.db.property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables").ok()??;
+                Some(sst + mem)
+            })
+            .sum()
+    }
+
+    /// A SHA-256 over every row of every indexed table in key order (undo
+    /// records and the schema's `digest_excludes` left out). Two stores that
+    /// indexed the same chain the same way have the same digest, however
+    /// they got there (restarts, reorgs, sources).
+    ///
+    /// # Errors
+    /// Read errors.
+    pub fn digest(&self) -> Result<[u8; 32], StoreError> {
+        let mut hasher = Sha256::new();
+        for name in &self.names {
+            if *name == Undo::NAME || self.schema.digest_excludes.contains(name) {
+                continue;
+            }
+            hasher.update((name.len() as u32).to_be_bytes());
+            hasher.update(name.as_bytes());
+            let mut raw = self.db.raw_iterator_cf(self.cf(name)?);
+            raw.seek_to_first();
+            while raw.valid() {
+                let (key, value) = (raw.key().unwrap_or_default(), raw.value().unwrap_or_default());
+                hasher.update((key.len() as u32).to_be_bytes());
+                hasher.update(key);
+                hasher.update((value.len() as u32).to_be_bytes());
+                hasher.update(value);
+                raw.next();
+            }
+            raw.status().map_err(|source| StoreError::Read { table: name, key_hex: String::new(), source })?;
+        }
+        Ok(hasher.finalize().into())
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`,
+/// or `None` when there is none (empty or all `0xff`).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last != 0xff {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
+/// Typed rows of a prefix scan; see [`Store::scan`].
+pub struct Rows<'a, T: Table> {
+    raw: DBRawIterator<'a>,
+    direction: Direction,
+    first: bool,
+    done: bool,
+    _table: std::marker::PhantomData<T>,
+}
+
+impl<T: Table> Iterator for Rows<'_, T> {
+    type Item = Result<(T::Key, T::Value), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if !self.first {
+            match self.direction {
+                Direction::Forward => self.raw.next(),
+                Direction::Reverse => self.raw.prev(),
+            }
+        }
+        self.first = false;
+        if !self.raw.valid() {
+            self.done = true;
+            return self
+                .raw
+                .status()
+                .err()
+                .map(|source| Err(StoreError::Read { table: T::NAME, key_hex: String::new(), source }));
+        }
+        let (key, value) = (self.raw.key().unwrap_or_default(), self.raw.value().unwrap_or_default());
+        Some(Store::decode_row::<T>(key, value))
+    }
+}
+
+/// Changes to write atomically with [`Store::write`]. The tracked methods
+/// ([`insert`](Batch::insert), [`update`](Batch::update),
+/// [`remove`](Batch::remove), [`set_tip`](Batch::set_tip)) also record how to
+/// undo each change; [`keep_undo`](Batch::keep_undo) stores that record with
+/// the batch so the block can be unwound later.
+pub struct Batch<'s> {
+    store: &'s Store,
+    inner: WriteBatch,
+    undo: UndoLog,
+}
+
+impl Batch<'_> {
+    /// Sets `key` to `value` without recording undo (for rows that unwind
+    /// does not need to restore).
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
+        self.inner.put_cf(self.store.cf(T::NAME)?, key.encode(), value.encode());
+        Ok(())
+    }
+
+    /// Deletes `key` without recording undo.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn delete<T: Table>(&mut self, key: &T::Key) -> Result<(), StoreError> {
+        self.inner.delete_cf(self.store.cf(T::NAME)?, key.encode());
+        Ok(())
+    }
+
+    fn track(&mut self, table: &'static str, key: Vec<u8>, old: Option<Vec<u8>>) -> Result<(), StoreError> {
+        let table = self.store.index_of(table)?;
+        self.undo.entries.push(UndoEntry { table, key, old });
+        Ok(())
+    }
+
+    /// Creates `key` (which did not exist) with `value`; undo deletes it.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn insert<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
+        let key = key.encode();
+        self.inner.put_cf(self.store.cf(T::NAME)?, &key, value.encode());
+        self.track(T::NAME, key, None)
+    }
+
+    /// Sets `key` to `value` where it was `old` (`None`: absent); undo
+    /// restores `old`.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn update<T: Table>(&mut self, key: &T::Key, value: &T::Value, old: Option<&T::Value>) -> Result<(), StoreError> {
+        let key = key.encode();
+        self.inner.put_cf(self.store.cf(T::NAME)?, &key, value.encode());
+        self.track(T::NAME, key, old.map(Codec::encode))
+    }
+
+    /// Deletes `key`, whose value was `old`; undo restores it.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn remove<T: Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), StoreError> {
+        let key = key.encode();
+        self.inner.delete_cf(self.store.cf(T::NAME)?, &key);
+        self.track(T::NAME, key, Some(old.encode()))
+    }
+
+    /// Records `tip` as the store's tip, where it was `old`; undo restores `old`.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn set_tip(&mut self, tip: BlockRef, old: Option<BlockRef>) -> Result<(), StoreError> {
+        let encode = |tip: BlockRef| (tip.height, tip.hash).encode();
+        self.update::<Meta>(&TIP_KEY.to_owned(), &encode(tip), old.map(encode).as_ref())
+    }
+
+    /// Stores the undo record gathered so far under `height`, so that
+    /// [`Store::unwind_block`] can take this batch back out; and deletes the
+    /// record of `prune`, if given (the block that just left the kept window).
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownTable`].
+    pub fn keep_undo(&mut self, height: Height, prune: Option<Height>) -> Result<(), StoreError> {
+        let log = std::mem::take(&mut self.undo);
+        self.put::<Undo>(&height.get(), &log)?;
+        if let Some(prune) = prune {
+            self.delete::<Undo>(&prune.get())?;
+        }
+        Ok(())
+    }
+
+    /// How many changes the batch holds.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether the batch holds no change.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}

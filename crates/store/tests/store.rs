@@ -1,0 +1,122 @@
+//! The store on a real RocksDB directory: typed rows, scans, atomic batches
+//! with undo, read-only opening, and the format guard.
+
+use chainsleuth_core::{AddressId, BlockHash, BlockRef, Height, TxNum};
+use chainsleuth_store::{tables, Direction, Meta, OpenMode, Schema, Store, StoreError};
+
+tables! {
+    /// Test history rows.
+    History("test_history"): (AddressId, TxNum) => u64;
+    /// Test summaries.
+    Summary("test_summary"): AddressId => u64;
+}
+
+static SCHEMA: Schema = Schema { name: "test", format: 1, tables: &["test_history", "test_summary"], digest_excludes: &[] };
+static OTHER_FORMAT: Schema = Schema { name: "test", format: 2, tables: &["test_history", "test_summary"], digest_excludes: &[] };
+
+fn tip(height: u64) -> BlockRef {
+    BlockRef { height: Height::new(height), hash: BlockHash([height as u8; 32]) }
+}
+
+#[test]
+fn scans_page_in_both_directions_from_a_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+    let mut batch = store.batch();
+    for addr in 1..=3u64 {
+        for tx in 0..50u64 {
+            batch.put::<History>(&(AddressId(addr), TxNum(tx * 3)), &(addr * 1000 + tx)).unwrap();
+        }
+    }
+    store.write(batch).unwrap();
+
+    let prefix = chainsleuth_store::Codec::encode(&AddressId(2));
+    let rows: Vec<_> = store.scan::<History>(&prefix, None, Direction::Forward).unwrap().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().all(|((addr, _), _)| *addr == AddressId(2)));
+    assert!(rows.windows(2).all(|w| w[0].0 .1 < w[1].0 .1));
+
+    let newest: Vec<_> = store.scan::<History>(&prefix, None, Direction::Reverse).unwrap().take(2).map(Result::unwrap).collect();
+    assert_eq!(newest[0].0, (AddressId(2), TxNum(147)));
+    // A cursor between rows: reverse scan resumes at the next older row.
+    let cursor = chainsleuth_store::Codec::encode(&(AddressId(2), TxNum(100)));
+    let page: Vec<_> = store.scan::<History>(&prefix, Some(&cursor), Direction::Reverse).unwrap().take(1).map(Result::unwrap).collect();
+    assert_eq!(page[0].0, (AddressId(2), TxNum(99)));
+    // The first address's rows end where its prefix does.
+    let last_of_first = store.scan::<History>(&chainsleuth_store::Codec::encode(&AddressId(1)), None, Direction::Reverse).unwrap().next().unwrap().unwrap();
+    assert_eq!(last_of_first.0, (AddressId(1), TxNum(147)));
+}
+
+#[test]
+fn unwind_restores_exactly_the_state_before_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+
+    let mut batch = store.batch();
+    batch.insert::<Summary>(&AddressId(1), &10).unwrap();
+    batch.set_tip(tip(0), None).unwrap();
+    batch.keep_undo(Height::new(0), None).unwrap();
+    store.write(batch).unwrap();
+    let before = store.digest().unwrap();
+
+    let mut batch = store.batch();
+    batch.update::<Summary>(&AddressId(1), &25, Some(&10)).unwrap();
+    batch.insert::<Summary>(&AddressId(2), &5).unwrap();
+    batch.insert::<History>(&(AddressId(2), TxNum(1)), &5).unwrap();
+    batch.set_tip(tip(1), Some(tip(0))).unwrap();
+    batch.keep_undo(Height::new(1), None).unwrap();
+    store.write(batch).unwrap();
+    assert_ne!(store.digest().unwrap(), before);
+    assert_eq!(store.tip().unwrap(), Some(tip(1)));
+
+    assert!(store.unwind_block(Height::new(1)).unwrap());
+    assert_eq!(store.tip().unwrap(), Some(tip(0)));
+    assert_eq!(store.get::<Summary>(&AddressId(1)).unwrap(), Some(10));
+    assert_eq!(store.get::<Summary>(&AddressId(2)).unwrap(), None);
+    assert_eq!(store.digest().unwrap(), before);
+    // The record is gone: a second unwind of the same height does nothing.
+    assert!(!store.unwind_block(Height::new(1)).unwrap());
+}
+
+#[test]
+fn bulk_mode_data_survives_reopen_after_leaving_bulk() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+        store.set_bulk(true).unwrap();
+        let mut batch = store.batch();
+        batch.put::<Summary>(&AddressId(9), &99).unwrap();
+        batch.set_tip(tip(3), None).unwrap();
+        store.write(batch).unwrap();
+        store.set_bulk(false).unwrap();
+    }
+    let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+    assert_eq!(store.get::<Summary>(&AddressId(9)).unwrap(), Some(99));
+    assert_eq!(store.tip().unwrap(), Some(tip(3)));
+}
+
+#[test]
+fn read_only_open_beside_a_writer_sees_data_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+    let mut batch = writer.batch();
+    batch.put::<Summary>(&AddressId(4), &44).unwrap();
+    writer.write(batch).unwrap();
+
+    let reader = Store::open(dir.path(), &SCHEMA, OpenMode::ReadOnly).unwrap();
+    assert_eq!(reader.get::<Summary>(&AddressId(4)).unwrap(), Some(44));
+    let mut batch = reader.batch();
+    batch.put::<Summary>(&AddressId(5), &55).unwrap();
+    assert!(matches!(reader.write(batch), Err(StoreError::ReadOnly)));
+}
+
+#[test]
+fn opening_another_format_fails_with_both_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap());
+    let err = Store::open(dir.path(), &OTHER_FORMAT, OpenMode::ReadWrite).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("format 1") && text.contains("format 2"), "{text}");
+    let meta = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap().get::<Meta>(&"schema".to_owned()).unwrap();
+    assert_eq!(meta.as_deref(), Some(&b"test"[..]));
+}
