@@ -1,1 +1,43 @@
-//! placeholder
+//! Ethereum for chainsleuth: a JSON-RPC block source (blocks, receipts and
+//! call traces), a pure decoder from a block to value transfers (ETH,
+//! internal calls, ERC-20 and WETH-like tokens, fees, withdrawals), the
+//! indexer that writes them into the `eth` store, and read-side queries.
+//!
+//! The sync loop is not here: [`EthSource`] and [`EthIndexer`] implement
+//! the traits of `chainsleuth_sync`, whose `run` drives them. This crate
+//! knows nothing of tags or tracing; the store layout is in `SCHEMA.md`.
+
+mod decode;
+mod error;
+mod genesis;
+mod index;
+mod query;
+mod rpc;
+mod schema;
+mod source;
+mod transfer;
+mod types;
+
+use std::path::{Path, PathBuf};
+
+pub use decode::{decode_block, DecodeConfig, DEPOSIT_TOPIC, MAINNET_WETH, TRANSFER_TOPIC, WITHDRAWAL_TOPIC};
+pub use error::{DecodeError, FetchError, IndexError, QueryError, RpcError};
+pub use genesis::load_genesis_alloc;
+pub use index::EthIndexer;
+pub use query::{
+    format_balance, parse_address, parse_asset, AddressSummary, AssetBalance, AssetInfo, EthQuery, HistoryEntry,
+    HistoryPage, Status, TipView, TransferView, TxTransfers,
+};
+pub use rpc::{redact_url, Call, RpcClient};
+pub use schema::{TokenMeta, SCHEMA};
+pub use source::{EthBlock, EthSource, Finalized, GenesisBalances, ParseTraceModeError, SourceConfig, TraceMode};
+pub use transfer::{Asset, DecodedBlock, TraceCoverage, Transfer, TransferKind, TxInfo, BLOCK_POS, GENESIS_POS};
+pub use types::{
+    BlockData, CallFrame, GethTrace, ParityAction, ParityResult, ParityTrace, RawBlock, RawLog, RawReceipt, RawTx,
+    RawWithdrawal, Traces,
+};
+
+/// The directory of the Ethereum store under a data directory.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("eth")
+}

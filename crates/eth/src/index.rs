@@ -1,0 +1,408 @@
+//! The Ethereum indexer: writes each decoded block into the store in one
+//! atomic batch (address ids, assets, transfers, per-address history and
+//! balances, the new tip and the block's undo record) and unwinds blocks
+//! with their undo records. Fetching and decoding happen in the source;
+//! this module only reads and writes the store.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use alloy::primitives::{Address, U256};
+use chainsleuth_core::{BlockHash, BlockRef, Height};
+use chainsleuth_store::{Codec, Direction, Meta, Store, Undo};
+use chainsleuth_sync::{Indexer, UndoPolicy};
+
+use crate::error::IndexError;
+use crate::schema::{
+    dir, BalanceRow, EthAddrIds, EthAddrs, EthAssets, EthBalances, EthBlockTxs, EthBlocks, EthHistory, EthStatus,
+    EthTokenMeta, EthTokens, EthTransfers, EthTxs, HistoryRow, TransferRow, GENESIS_CREDITS, NEXT_ADDRESS_ID,
+    NEXT_ASSET_ID, STATUS_PRUNED_BELOW, STATUS_TRACES_MISSING, STATUS_TRACE_MODE, TRANSFER_COUNT,
+};
+use crate::source::{EthBlock, Finalized};
+use crate::transfer::{Asset, TraceCoverage, TransferKind, GENESIS_POS};
+
+/// Writes Ethereum blocks into the `eth` store.
+#[derive(Debug)]
+pub struct EthIndexer {
+    store: Arc<Store>,
+    finalized: Option<Finalized>,
+    /// Undo records below this height have been pruned as final.
+    pruned_below: u64,
+    last_coverage: Option<TraceCoverage>,
+}
+
+fn read_counter<T: Codec>(store: &Store, key: &str) -> Result<Option<T>, IndexError> {
+    match store.get::<Meta>(&key.to_owned())? {
+        None => Ok(None),
+        Some(bytes) => T::decode(&bytes).map(Some).map_err(|_| IndexError::Corrupt { what: "a meta counter" }),
+    }
+}
+
+/// One (address id, asset id) balance being updated by a block.
+struct Working {
+    old: Option<BalanceRow>,
+    new: BalanceRow,
+}
+
+/// One side of a transfer as it lands in an address's history.
+struct Posting {
+    key: (u64, u32),
+    at: (u64, u32, u32),
+    kind: TransferKind,
+    direction: u8,
+    counterparty: u64,
+    amount: U256,
+}
+
+/// Applies `p` to its working balance and writes the history row.
+fn post(
+    balances: &mut BTreeMap<(u64, u32), Working>,
+    batch: &mut chainsleuth_store::Batch<'_>,
+    p: Posting,
+) -> Result<(), IndexError> {
+    let w = balances.get_mut(&p.key).ok_or(IndexError::Corrupt { what: "a balance key" })?;
+    let row = &mut w.new;
+    match p.direction {
+        dir::IN => {
+            row.balance = row.balance.wrapping_add(p.amount);
+            row.received = row.received.saturating_add(p.amount);
+        }
+        dir::OUT => {
+            row.balance = row.balance.wrapping_sub(p.amount);
+            row.sent = row.sent.saturating_add(p.amount);
+        }
+        _ => {
+            row.received = row.received.saturating_add(p.amount);
+            row.sent = row.sent.saturating_add(p.amount);
+        }
+    }
+    if row.rows == 0 {
+        row.first = p.at.0;
+    }
+    row.rows += 1;
+    row.last = row.last.max(p.at.0);
+    let history = HistoryRow {
+        kind: p.kind.code(),
+        dir: p.direction,
+        counterparty: p.counterparty,
+        amount: p.amount,
+        balance: row.balance,
+    };
+    batch.insert::<EthHistory>(&(p.key.0, p.key.1, p.at.0, p.at.1, p.at.2), &history)?;
+    Ok(())
+}
+
+impl EthIndexer {
+    /// An indexer writing into `store` (opened with [`SCHEMA`](crate::SCHEMA)).
+    ///
+    /// # Errors
+    /// Store read errors.
+    pub fn new(store: Arc<Store>) -> Result<Self, IndexError> {
+        let pruned_below = match store.get::<EthStatus>(&STATUS_PRUNED_BELOW.to_owned())? {
+            Some(bytes) => u64::decode(&bytes).map_err(|_| IndexError::Corrupt { what: "the pruning status" })?,
+            None => 0,
+        };
+        Ok(EthIndexer { store, finalized: None, pruned_below, last_coverage: None })
+    }
+
+    /// Prunes undo records at and below the node's finalized height, as
+    /// the source reports it, besides the sync loop's window.
+    pub fn with_finalized(mut self, finalized: Finalized) -> Self {
+        self.finalized = Some(finalized);
+        self
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn write_block(&mut self, block: &EthBlock, undo: UndoPolicy) -> Result<(), IndexError> {
+        let store = &*self.store;
+        let d = &block.decoded;
+        let height = d.number;
+        let old_tip = store.tip()?;
+        let mut batch = store.batch();
+
+        // Addresses, in a fixed order so that ids do not depend on timing:
+        // senders, then transfer parties, then genesis allocations.
+        let mut order: Vec<Address> = Vec::new();
+        let mut seen = HashSet::new();
+        let candidates = d.txs.iter().map(|t| t.from).chain(d.addresses()).chain(block.genesis.iter().map(|(a, _)| *a));
+        for address in candidates {
+            if seen.insert(address) {
+                order.push(address);
+            }
+        }
+        let keys: Vec<[u8; 20]> = order.iter().map(|a| a.0 .0).collect();
+        let found = store.multi_get::<EthAddrIds>(&keys)?;
+        let old_next_id = read_counter::<u64>(store, NEXT_ADDRESS_ID)?;
+        let mut next_id = old_next_id.unwrap_or(1);
+        let mut ids: HashMap<Address, u64> = HashMap::with_capacity(order.len());
+        let mut fresh: HashSet<Address> = HashSet::new();
+        for (address, id) in order.iter().zip(found) {
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    let id = next_id;
+                    next_id += 1;
+                    batch.insert::<EthAddrIds>(&address.0 .0, &id)?;
+                    batch.insert::<EthAddrs>(&id, &address.0 .0)?;
+                    fresh.insert(*address);
+                    id
+                }
+            };
+            ids.insert(*address, id);
+        }
+        if Some(next_id) != old_next_id {
+            let old = old_next_id.map(|n| n.encode());
+            batch.update::<Meta>(&NEXT_ADDRESS_ID.to_owned(), &next_id.encode(), old.as_ref())?;
+        }
+
+        // Assets: token contracts get ids on first sight.
+        let tokens = d.tokens();
+        let token_keys: Vec<[u8; 20]> = tokens.iter().map(|a| a.0 .0).collect();
+        let found = store.multi_get::<EthTokens>(&token_keys)?;
+        let old_next_asset = read_counter::<u32>(store, NEXT_ASSET_ID)?;
+        let mut next_asset = old_next_asset.unwrap_or(1);
+        let mut assets: HashMap<Address, u32> = HashMap::with_capacity(tokens.len());
+        let metadata: HashMap<Address, &crate::schema::TokenMeta> = block.tokens.iter().map(|(a, m)| (*a, m)).collect();
+        for (token, id) in tokens.iter().zip(found) {
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    let id = next_asset;
+                    next_asset += 1;
+                    batch.insert::<EthTokens>(&token.0 .0, &id)?;
+                    batch.insert::<EthAssets>(&id, &token.0 .0)?;
+                    // Metadata is not chain data: kept across unwinds.
+                    if let Some(meta) = metadata.get(token) {
+                        batch.put::<EthTokenMeta>(&token.0 .0, meta)?;
+                    }
+                    id
+                }
+            };
+            assets.insert(*token, id);
+        }
+        if Some(next_asset) != old_next_asset {
+            let old = old_next_asset.map(|n| n.encode());
+            batch.update::<Meta>(&NEXT_ASSET_ID.to_owned(), &next_asset.encode(), old.as_ref())?;
+        }
+        let asset_id = |asset: Asset| match asset {
+            Asset::Eth => 0,
+            Asset::Token(token) => assets[&token],
+        };
+
+        // Genesis credits of addresses new to the store, at height 0.
+        let credits: Vec<(u64, U256)> = block
+            .genesis
+            .iter()
+            .filter(|(a, balance)| fresh.contains(a) && !balance.is_zero())
+            .map(|(a, balance)| (ids[a], *balance))
+            .collect();
+
+        // Balances touched by this block.
+        let mut balance_keys: Vec<(u64, u32)> = credits.iter().map(|(id, _)| (*id, 0)).collect();
+        for t in &d.transfers {
+            let asset = asset_id(t.asset);
+            balance_keys.extend(t.from.iter().chain(t.to.iter()).map(|a| (ids[a], asset)));
+        }
+        balance_keys.sort_unstable();
+        balance_keys.dedup();
+        let found = store.multi_get::<EthBalances>(&balance_keys)?;
+        let mut balances: BTreeMap<(u64, u32), Working> = balance_keys
+            .iter()
+            .zip(found)
+            .map(|(key, old)| (*key, Working { new: old.clone().unwrap_or_default(), old }))
+            .collect();
+
+        let old_credits = read_counter::<u32>(store, GENESIS_CREDITS)?;
+        let mut credit_n = old_credits.unwrap_or(0);
+        for (id, balance) in &credits {
+            let at = (0u64, GENESIS_POS, credit_n);
+            let row = TransferRow {
+                kind: TransferKind::Genesis.code(),
+                index: 0,
+                from: 0,
+                to: *id,
+                asset: 0,
+                amount: *balance,
+            };
+            batch.insert::<EthTransfers>(&at, &row)?;
+            post(
+                &mut balances,
+                &mut batch,
+                Posting {
+                    key: (*id, 0),
+                    at,
+                    kind: TransferKind::Genesis,
+                    direction: dir::IN,
+                    counterparty: 0,
+                    amount: *balance,
+                },
+            )?;
+            credit_n += 1;
+        }
+        if Some(credit_n) != old_credits {
+            let old = old_credits.map(|n| n.encode());
+            batch.update::<Meta>(&GENESIS_CREDITS.to_owned(), &credit_n.encode(), old.as_ref())?;
+        }
+
+        for t in &d.transfers {
+            let asset = asset_id(t.asset);
+            let from = t.from.map_or(0, |a| ids[&a]);
+            let to = t.to.map_or(0, |a| ids[&a]);
+            let at = (height, t.tx_pos, t.ordinal);
+            let row = TransferRow { kind: t.kind.code(), index: t.index, from, to, asset, amount: t.amount };
+            batch.insert::<EthTransfers>(&at, &row)?;
+            if from != 0 && from == to {
+                post(
+                    &mut balances,
+                    &mut batch,
+                    Posting {
+                        key: (from, asset),
+                        at,
+                        kind: t.kind,
+                        direction: dir::SELF,
+                        counterparty: from,
+                        amount: t.amount,
+                    },
+                )?;
+                continue;
+            }
+            if from != 0 {
+                post(
+                    &mut balances,
+                    &mut batch,
+                    Posting {
+                        key: (from, asset),
+                        at,
+                        kind: t.kind,
+                        direction: dir::OUT,
+                        counterparty: to,
+                        amount: t.amount,
+                    },
+                )?;
+            }
+            if to != 0 {
+                post(
+                    &mut balances,
+                    &mut batch,
+                    Posting {
+                        key: (to, asset),
+                        at,
+                        kind: t.kind,
+                        direction: dir::IN,
+                        counterparty: from,
+                        amount: t.amount,
+                    },
+                )?;
+            }
+        }
+        for (key, w) in &balances {
+            batch.update::<EthBalances>(key, &w.new, w.old.as_ref())?;
+        }
+        let added = (d.transfers.len() + credits.len()) as u64;
+        if added > 0 {
+            let old = read_counter::<u64>(store, TRANSFER_COUNT)?;
+            let new = old.unwrap_or(0) + added;
+            batch.update::<Meta>(&TRANSFER_COUNT.to_owned(), &new.encode(), old.map(|n| n.encode()).as_ref())?;
+        }
+
+        for (pos, tx) in d.txs.iter().enumerate() {
+            let pos = pos as u32;
+            batch.insert::<EthTxs>(&tx.hash.0, &(height, pos))?;
+            batch.insert::<EthBlockTxs>(&(height, pos), &(tx.hash.0, ids[&tx.from], tx.success))?;
+        }
+        batch.insert::<EthBlocks>(&height, &(d.hash.0, d.timestamp, d.txs.len() as u32))?;
+        self.status(&mut batch, block)?;
+
+        let block_ref = BlockRef { height: Height::new(height), hash: BlockHash(d.hash.0) };
+        batch.set_tip(block_ref, old_tip)?;
+        let finalized = self.finalized.as_ref().and_then(Finalized::get);
+        let is_final = finalized.is_some_and(|f| f >= height);
+        // A block the node calls final will not be reorged: no undo record.
+        if undo.keep && !is_final {
+            batch.keep_undo(Height::new(height), undo.prune)?;
+        } else if let Some(prune) = undo.prune {
+            batch.delete::<Undo>(&prune.get())?;
+        }
+        let pruned_to = match finalized {
+            Some(f) if f >= self.pruned_below && self.pruned_below <= height => {
+                Some(self.prune_final(&mut batch, f.min(height))?)
+            }
+            _ => None,
+        };
+        store.write(batch)?;
+        if let Some(below) = pruned_to {
+            self.pruned_below = below;
+        }
+        self.last_coverage = Some(block.traces);
+        Ok(())
+    }
+
+    /// Deletes undo records at heights `pruned_below..=upto` (the node
+    /// calls them final) and records the new bound; returns it.
+    fn prune_final(&self, batch: &mut chainsleuth_store::Batch<'_>, upto: u64) -> Result<u64, IndexError> {
+        let from = self.pruned_below.encode();
+        for row in self.store.scan::<Undo>(&[], Some(&from), Direction::Forward)? {
+            let (height, _) = row?;
+            if height > upto {
+                break;
+            }
+            batch.delete::<Undo>(&height)?;
+        }
+        let below = upto + 1;
+        batch.put::<EthStatus>(&STATUS_PRUNED_BELOW.to_owned(), &below.encode())?;
+        Ok(below)
+    }
+
+    fn status(&self, batch: &mut chainsleuth_store::Batch<'_>, block: &EthBlock) -> Result<(), IndexError> {
+        if self.last_coverage == Some(block.traces) {
+            return Ok(());
+        }
+        let mode = match block.traces {
+            TraceCoverage::Indexed => "indexed",
+            TraceCoverage::Off => "off",
+            TraceCoverage::Unavailable => "unavailable",
+        };
+        batch.put::<EthStatus>(&STATUS_TRACE_MODE.to_owned(), &mode.as_bytes().to_vec())?;
+        let key = STATUS_TRACES_MISSING.to_owned();
+        match block.traces {
+            TraceCoverage::Unavailable => {
+                if self.store.get::<EthStatus>(&key)?.is_none() {
+                    batch.put::<EthStatus>(&key, &block.decoded.number.encode())?;
+                }
+            }
+            _ => batch.delete::<EthStatus>(&key)?,
+        }
+        Ok(())
+    }
+}
+
+impl Indexer for EthIndexer {
+    type Block = EthBlock;
+    type Error = IndexError;
+
+    fn tip(&self) -> Result<Option<BlockRef>, IndexError> {
+        Ok(self.store.tip()?)
+    }
+
+    fn hash_at(&self, height: Height) -> Result<Option<BlockHash>, IndexError> {
+        Ok(self.store.get::<EthBlocks>(&height.get())?.map(|(hash, _, _)| BlockHash(hash)))
+    }
+
+    fn execute(&mut self, block: &EthBlock, undo: UndoPolicy) -> Result<(), IndexError> {
+        let span = tracing::debug_span!("eth_block", height = block.decoded.number, txs = block.decoded.txs.len());
+        let _enter = span.enter();
+        self.write_block(block, undo)
+    }
+
+    fn unwind(&mut self, height: Height) -> Result<bool, IndexError> {
+        Ok(self.store.unwind_block(height)?)
+    }
+
+    fn set_bulk(&mut self, on: bool) -> Result<(), IndexError> {
+        Ok(self.store.set_bulk(on)?)
+    }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the test suites need beyond cargo, idempotently and quietly:
+#   - libclang (RocksDB's bindgen), from apt when no libclang.so is found;
+#   - anvil, a real Ethereum dev node, from the npm package
+#     @foundry-rs/anvil-linux-amd64 (pinned) into <repo>/.tools/anvil/.
+# Tests find anvil at <repo>/.tools/anvil/bin/anvil, or via $ANVIL_BIN.
+set -euo pipefail
+
+ANVIL_VERSION=1.7.1
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$repo/.tools"
+
+have_libclang() {
+  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
+  compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null && return 0
+  compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null
+}
+
+if ! have_libclang; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq libclang-dev >/dev/null
+fi
+
+anvil_dir="$tools/anvil"
+stamp="$anvil_dir/.version"
+if [[ ! -x "$anvil_dir/bin/anvil" || "$(cat "$stamp" 2>/dev/null)" != "$ANVIL_VERSION" ]]; then
+  rm -rf "$anvil_dir"
+  mkdir -p "$anvil_dir/bin"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && npm pack --silent "@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >/dev/null 2>&1)
+  tar -xzf "$work"/foundry-rs-anvil-linux-amd64-*.tgz -C "$work"
+  bin="$(find "$work/package" -type f -name anvil | head -n1)"
+  if [[ -z "$bin" ]]; then
+    echo "install-test-deps: no anvil binary in @foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >&2
+    exit 1
+  fi
+  install -m 0755 "$bin" "$anvil_dir/bin/anvil"
+  echo "$ANVIL_VERSION" >"$stamp"
+fi
