@@ -7,6 +7,8 @@
 
 mod block;
 pub mod index;
+pub mod sim;
 pub mod source;
 
 pub use block::{to_core_hash, BlockError, BtcBlock};
+pub use index::{BtcIndexer, IndexError};

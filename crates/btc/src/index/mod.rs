@@ -1,1 +1,23 @@
 //! Turning blocks into index rows, with undo records, and reading them back.
+//!
+//! [`BtcIndexer`] implements the sync loop's `Indexer`: each block becomes
+//! one atomic batch holding its rows (block, transactions, outputs, inputs,
+//! spent-by links, addresses, history, summaries), the id counters, the new
+//! tip and, near the tip, the undo record that lets a reorg take it back out.
+//! The [`query`] functions read the store back for the CLI and the HTTP API.
+//! The tables are documented in the crate's `SCHEMA.md`; how scripts map to
+//! addresses is in [`AddrKey`].
+//!
+//! Fetching blocks is not done here: see [`crate::source`].
+
+mod cache;
+mod error;
+mod indexer;
+pub mod query;
+mod script;
+pub mod tables;
+
+pub use error::{BlockFault, IndexError};
+pub use indexer::{check_network, open_read_only, store_path, BtcIndexer, DEFAULT_ADDRESS_CACHE};
+pub use script::{AddrKey, NONSTANDARD_PREFIX};
+pub use tables::SCHEMA;

@@ -1,0 +1,388 @@
+//! Reading the index back: an address's summary and paged history, a
+//! transaction with its inputs and outputs, the store's status.
+//!
+//! Every function takes a [`Store`] opened either way, so the CLI and the
+//! HTTP API can answer from a read-only store beside a running indexer.
+//! Results are plain serialisable structs; amounts are integer satoshi.
+
+use std::str::FromStr;
+
+use bitcoin::hashes::Hash;
+use bitcoin::{BlockHash, Network, Txid};
+use chainsleuth_core::{AddressId, Height, Sats, TxNum};
+use chainsleuth_store::{Codec, Direction, Meta, Store};
+use serde::Serialize;
+
+use super::error::IndexError;
+use super::indexer::{check_network, read_counter};
+use super::script::AddrKey;
+use super::tables::{
+    AddrIdByKey, AddrKeyById, BlockByHeight, History, Inputs, OutputRow, Outputs, Spend, Summaries, TxByNum,
+    TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY,
+};
+
+/// The most rows one history page returns.
+pub const MAX_PAGE: usize = 10_000;
+
+/// An address's totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddressSummary {
+    /// The address, as given back in its canonical form.
+    pub address: String,
+    /// The value of its unspent outputs, in satoshi.
+    pub balance: Sats,
+    /// The value of every output paying it, in satoshi.
+    pub received: Sats,
+    /// The value of its spent outputs, in satoshi.
+    pub sent: Sats,
+    /// Transactions that pay it or spend from it, each counted once.
+    pub tx_count: u64,
+    /// The height of its first transaction; `None` if it has none.
+    pub first_seen: Option<Height>,
+    /// The height of its latest transaction; `None` if it has none.
+    pub last_seen: Option<Height>,
+}
+
+/// One transaction in an address's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// The height of its block.
+    pub height: Height,
+    /// The transaction.
+    pub txid: Txid,
+    /// Its position in the block.
+    pub position: u32,
+    /// What it paid the address, in satoshi.
+    pub received: Sats,
+    /// What it spent from the address, in satoshi.
+    pub sent: Sats,
+}
+
+/// One page of an address's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryPage {
+    /// The address, in its canonical form.
+    pub address: String,
+    /// The rows, newest first.
+    pub rows: Vec<HistoryEntry>,
+    /// Pass this to get the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The input that spent an output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpentBy {
+    /// The spending transaction.
+    pub txid: Txid,
+    /// The input's index in it.
+    pub vin: u32,
+}
+
+/// One input of a transaction and the output it spends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxInputView {
+    /// The input's index.
+    pub vin: u32,
+    /// The transaction whose output it spends.
+    pub prev_txid: Txid,
+    /// That output's index.
+    pub prev_vout: u32,
+    /// The address the spent output paid; `None` for OP_RETURN.
+    pub address: Option<String>,
+    /// The spent output's value, in satoshi.
+    pub value: Sats,
+}
+
+/// One output of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxOutputView {
+    /// The output's index.
+    pub vout: u32,
+    /// The address it pays; `None` for OP_RETURN.
+    pub address: Option<String>,
+    /// Its value, in satoshi.
+    pub value: Sats,
+    /// The input that spent it, if any.
+    pub spent_by: Option<SpentBy>,
+}
+
+/// A transaction as the index holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxView {
+    /// The transaction.
+    pub txid: Txid,
+    /// The height of its block.
+    pub height: Height,
+    /// Its block.
+    pub block_hash: BlockHash,
+    /// Its position in the block.
+    pub position: u32,
+    /// Whether it is the block's coinbase (which spends nothing).
+    pub coinbase: bool,
+    /// Its inputs with the outputs they spend (empty for a coinbase).
+    pub inputs: Vec<TxInputView>,
+    /// Its outputs.
+    pub outputs: Vec<TxOutputView>,
+    /// Inputs minus outputs, in satoshi; `None` for a coinbase.
+    pub fee: Option<Sats>,
+}
+
+/// What the Bitcoin store holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BtcStatus {
+    /// The network it indexes (Core's name: `main`, `test`, `signet`, `regtest`).
+    pub network: Option<String>,
+    /// The indexed tip's height; `None` for an empty store.
+    pub tip_height: Option<Height>,
+    /// The indexed tip's hash.
+    pub tip_hash: Option<BlockHash>,
+    /// Transactions indexed.
+    pub transactions: u64,
+    /// Distinct addresses seen.
+    pub addresses: u64,
+    /// Approximate bytes on disk.
+    pub store_bytes: u64,
+}
+
+fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrKey, IndexError> {
+    check_network(store, network)?;
+    AddrKey::parse(address.trim(), network).map_err(|reason| IndexError::InvalidAddress {
+        address: address.to_owned(),
+        network,
+        reason,
+    })
+}
+
+/// The totals of `address` (text, for `network`). An address the index has
+/// never seen has zero totals and no first or last height.
+///
+/// # Errors
+/// [`IndexError::InvalidAddress`] naming the address and the network;
+/// [`IndexError::NetworkMismatch`]; store errors.
+pub fn address_summary(store: &Store, address: &str, network: Network) -> Result<AddressSummary, IndexError> {
+    let key = parse_address(store, address, network)?;
+    let text = key.to_text(network);
+    let row = match store.get::<AddrIdByKey>(&key)? {
+        Some(id) => store.get::<Summaries>(&id)?,
+        None => None,
+    };
+    Ok(match row {
+        Some(row) => AddressSummary {
+            address: text,
+            balance: row.balance,
+            received: row.received,
+            sent: row.sent,
+            tx_count: row.tx_count,
+            first_seen: Some(row.first_seen),
+            last_seen: Some(row.last_seen),
+        },
+        None => AddressSummary {
+            address: text,
+            balance: Sats(0),
+            received: Sats(0),
+            sent: Sats(0),
+            tx_count: 0,
+            first_seen: None,
+            last_seen: None,
+        },
+    })
+}
+
+fn encode_cursor(tx: TxNum) -> String {
+    format!("{:016x}", tx.0)
+}
+
+fn decode_cursor(cursor: &str) -> Result<TxNum, IndexError> {
+    let bad = || IndexError::BadCursor(cursor.to_owned());
+    if cursor.len() != 16 {
+        return Err(bad());
+    }
+    u64::from_str_radix(cursor, 16).map(TxNum).map_err(|_| bad())
+}
+
+/// One page of `address`'s history, newest first: up to `limit` rows
+/// (clamped to 1..=[`MAX_PAGE`]) starting at `cursor` (a `next_cursor` of
+/// an earlier page) or at the newest row. A page costs one seek at any depth.
+///
+/// # Errors
+/// [`IndexError::InvalidAddress`], [`IndexError::BadCursor`],
+/// [`IndexError::NetworkMismatch`]; store errors.
+pub fn address_history(
+    store: &Store,
+    address: &str,
+    network: Network,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<HistoryPage, IndexError> {
+    let key = parse_address(store, address, network)?;
+    let from = cursor.map(decode_cursor).transpose()?;
+    let mut page = HistoryPage { address: key.to_text(network), rows: Vec::new(), next_cursor: None };
+    let Some(id) = store.get::<AddrIdByKey>(&key)? else { return Ok(page) };
+    let limit = limit.clamp(1, MAX_PAGE);
+    let prefix = id.encode();
+    let start = from.map(|tx| (id, tx).encode());
+    let mut rows = Vec::with_capacity(limit);
+    for row in store.scan::<History>(&prefix, start.as_deref(), Direction::Reverse)? {
+        let ((_, tx), entry) = row?;
+        if rows.len() == limit {
+            page.next_cursor = Some(encode_cursor(tx));
+            break;
+        }
+        rows.push((tx, entry));
+    }
+    let nums: Vec<TxNum> = rows.iter().map(|(tx, _)| *tx).collect();
+    let txs = store.multi_get::<TxByNum>(&nums)?;
+    page.rows = rows
+        .into_iter()
+        .zip(txs)
+        .map(|((tx, entry), row)| {
+            let row =
+                row.ok_or_else(|| IndexError::Corrupt(format!("history of address id {id} names missing tx {tx}")))?;
+            Ok(HistoryEntry {
+                height: entry.height,
+                txid: Txid::from_byte_array(row.txid),
+                position: entry.position,
+                received: entry.received,
+                sent: entry.sent,
+            })
+        })
+        .collect::<Result<_, IndexError>>()?;
+    Ok(page)
+}
+
+fn tx_rows(store: &Store, nums: &[TxNum]) -> Result<Vec<TxRow>, IndexError> {
+    store
+        .multi_get::<TxByNum>(nums)?
+        .into_iter()
+        .zip(nums)
+        .map(|(row, num)| row.ok_or_else(|| IndexError::Corrupt(format!("tx number {num} has no row"))))
+        .collect()
+}
+
+fn address_texts(store: &Store, ids: &[AddressId], network: Network) -> Result<Vec<String>, IndexError> {
+    store
+        .multi_get::<AddrKeyById>(ids)?
+        .into_iter()
+        .zip(ids)
+        .map(|(key, id)| {
+            key.map(|key| key.to_text(network))
+                .ok_or_else(|| IndexError::Corrupt(format!("address id {id} has no key")))
+        })
+        .collect()
+}
+
+/// The transaction `txid` (hex, as explorers show it) with its inputs (and
+/// the outputs they spend) and its outputs (and what spent them); addresses
+/// are written for `network`.
+///
+/// # Errors
+/// [`IndexError::InvalidTxid`], [`IndexError::UnknownTx`]; store errors.
+pub fn tx(store: &Store, txid: &str, network: Network) -> Result<TxView, IndexError> {
+    let parsed = Txid::from_str(txid.trim()).map_err(|_| IndexError::InvalidTxid(txid.to_owned()))?;
+    let num = store.get::<TxNumByTxid>(&parsed.to_byte_array())?.ok_or(IndexError::UnknownTx(parsed))?;
+    let row = tx_rows(store, &[num])?[0];
+    let block = store
+        .get::<BlockByHeight>(&row.height)?
+        .ok_or_else(|| IndexError::Corrupt(format!("tx {parsed} is in block {}, which has no row", row.height)))?;
+
+    let prefix = num.encode();
+    let outputs: Vec<(u32, OutputRow)> = store
+        .scan::<Outputs>(&prefix, None, Direction::Forward)?
+        .map(|r| r.map(|((_, vout), out)| (vout, out)))
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<(u32, Spend)> = store
+        .scan::<Inputs>(&prefix, None, Direction::Forward)?
+        .map(|r| r.map(|((_, vin), spend)| (vin, spend)))
+        .collect::<Result<_, _>>()?;
+
+    let prev_keys: Vec<(TxNum, u32)> = inputs.iter().map(|(_, s)| (s.tx, s.index)).collect();
+    let prevs = store.multi_get::<Outputs>(&prev_keys)?;
+    let prevs: Vec<OutputRow> = prevs
+        .into_iter()
+        .zip(&prev_keys)
+        .map(|(p, (tx, vout))| p.ok_or_else(|| IndexError::Corrupt(format!("spent output {tx}:{vout} has no row"))))
+        .collect::<Result<_, _>>()?;
+    let prev_txs = tx_rows(store, &prev_keys.iter().map(|k| k.0).collect::<Vec<_>>())?;
+    let spender_nums: Vec<TxNum> = outputs.iter().filter_map(|(_, o)| o.spent_by.map(|s| s.tx)).collect();
+    let spenders = tx_rows(store, &spender_nums)?;
+
+    let mut ids: Vec<AddressId> =
+        prevs.iter().chain(outputs.iter().map(|(_, o)| o)).filter_map(|o| o.address).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let texts = address_texts(store, &ids, network)?;
+    let text_of = |id: Option<AddressId>| id.and_then(|id| ids.binary_search(&id).ok()).map(|i| texts[i].clone());
+
+    let input_views: Vec<TxInputView> = inputs
+        .iter()
+        .zip(&prevs)
+        .zip(&prev_txs)
+        .map(|(((vin, spend), prev), prev_tx)| TxInputView {
+            vin: *vin,
+            prev_txid: Txid::from_byte_array(prev_tx.txid),
+            prev_vout: spend.index,
+            address: text_of(prev.address),
+            value: prev.value,
+        })
+        .collect();
+    let mut spenders = spenders.iter();
+    let output_views: Vec<TxOutputView> = outputs
+        .iter()
+        .map(|(vout, out)| TxOutputView {
+            vout: *vout,
+            address: text_of(out.address),
+            value: out.value,
+            spent_by: out
+                .spent_by
+                .and_then(|s| spenders.next().map(|t| SpentBy { txid: Txid::from_byte_array(t.txid), vin: s.index })),
+        })
+        .collect();
+    let coinbase = row.position == 0;
+    let fee = if coinbase {
+        None
+    } else {
+        let total_in: u64 = input_views.iter().map(|i| i.value.0).sum();
+        let total_out: u64 = output_views.iter().map(|o| o.value.0).sum();
+        Some(Sats(total_in.saturating_sub(total_out)))
+    };
+    Ok(TxView {
+        txid: parsed,
+        height: row.height,
+        block_hash: BlockHash::from_byte_array(block.hash),
+        position: row.position,
+        coinbase,
+        inputs: input_views,
+        outputs: output_views,
+        fee,
+    })
+}
+
+/// The store's tip, counts and size.
+///
+/// # Errors
+/// Store errors.
+pub fn status(store: &Store) -> Result<BtcStatus, IndexError> {
+    let tip = store.tip()?;
+    let network = store.get::<Meta>(&NETWORK_KEY.to_owned())?.map(|n| String::from_utf8_lossy(&n).into_owned());
+    Ok(BtcStatus {
+        network,
+        tip_height: tip.map(|t| t.height),
+        tip_hash: tip.map(|t| BlockHash::from_byte_array(t.hash.0)),
+        transactions: read_counter(store, NEXT_TX_KEY)?.unwrap_or(0),
+        addresses: read_counter(store, NEXT_ADDR_KEY)?.unwrap_or(0),
+        store_bytes: store.approximate_size(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        assert_eq!(decode_cursor(&encode_cursor(TxNum(123_456))).unwrap(), TxNum(123_456));
+        for bad in ["", "xyz", "00000000000000zz", "0000000000000000ff"] {
+            assert!(matches!(decode_cursor(bad), Err(IndexError::BadCursor(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The Bitcoin index's tables and the rows they hold.
+//!
+//! Keys are fixed-width and big-endian (so a prefix scan runs in chain
+//! order); values that are mostly small numbers use LEB128 varints to keep
+//! the store small. `SCHEMA.md` beside this crate documents every table;
+//! a test keeps the two in step.
+
+use chainsleuth_core::{AddressId, Height, Sats, TxNum};
+use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Table};
+
+use super::script::AddrKey;
+
+tables! {
+    /// Block by height: hash, 80-byte header, tx count and first tx number.
+    /// Written by each block's batch; undone by its undo record.
+    BlockByHeight("btc_block"): Height => BlockRow;
+    /// Height by block hash (internal byte order). Written by each block's
+    /// batch; undone by its undo record.
+    HeightByHash("btc_block_height"): [u8; 32] => Height;
+    /// Transaction number by txid (internal byte order).
+    TxNumByTxid("btc_txid"): [u8; 32] => TxNum;
+    /// Txid, height and position in block by transaction number.
+    TxByNum("btc_tx"): TxNum => TxRow;
+    /// Every output by `(tx number, vout)`: its address, value and spender.
+    Outputs("btc_output"): (TxNum, u32) => OutputRow;
+    /// Every non-coinbase input by `(tx number, vin)`: the output it spends.
+    Inputs("btc_input"): (TxNum, u32) => Spend;
+    /// Address id by address key (the normalised scriptPubKey).
+    AddrIdByKey("btc_addr_id"): AddrKey => AddressId;
+    /// Address key by address id.
+    AddrKeyById("btc_addr_key"): AddressId => AddrKey;
+    /// One row per (address, transaction touching it), in chain order.
+    History("btc_addr_history"): (AddressId, TxNum) => HistoryRow;
+    /// Running totals per address.
+    Summaries("btc_addr_summary"): AddressId => SummaryRow;
+}
+
+/// The Bitcoin store's schema: its name, layout version and tables.
+pub static SCHEMA: Schema = Schema {
+    name: "btc",
+    format: 1,
+    tables: &[
+        BlockByHeight::NAME,
+        HeightByHash::NAME,
+        TxNumByTxid::NAME,
+        TxByNum::NAME,
+        Outputs::NAME,
+        Inputs::NAME,
+        AddrIdByKey::NAME,
+        AddrKeyById::NAME,
+        History::NAME,
+        Summaries::NAME,
+    ],
+    digest_excludes: &[],
+};
+
+/// `meta` key of the next transaction number to hand out (`u64be`).
+pub const NEXT_TX_KEY: &str = "btc_next_tx_num";
+/// `meta` key of the next address id to hand out (`u64be`).
+pub const NEXT_ADDR_KEY: &str = "btc_next_address_id";
+/// `meta` key of the network the store indexes (its name, utf-8).
+pub const NETWORK_KEY: &str = "btc_network";
+
+/// Appends `value` as an unsigned LEB128 varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads one unsigned LEB128 varint off the front of `input`.
+pub(crate) fn get_varint(input: &mut &[u8]) -> Result<u64, CodecError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = take(input, 1)?[0];
+        let bits = u64::from(byte & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(CodecError::Invalid { what: "varint" });
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(CodecError::Invalid { what: "varint" })
+}
+
+fn get_u32_varint(input: &mut &[u8], what: &'static str) -> Result<u32, CodecError> {
+    u32::try_from(get_varint(input)?).map_err(|_| CodecError::Invalid { what })
+}
+
+/// A block's row: what the header list and queries need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRow {
+    /// The block hash (internal byte order).
+    pub hash: [u8; 32],
+    /// The 80-byte serialized header.
+    pub header: [u8; 80],
+    /// How many transactions the block holds.
+    pub tx_count: u32,
+    /// The transaction number of its coinbase.
+    pub first_tx: TxNum,
+}
+
+impl Codec for BlockRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash);
+        out.extend_from_slice(&self.header);
+        self.tx_count.encode_to(out);
+        self.first_tx.encode_to(out);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(BlockRow {
+            hash: <[u8; 32]>::decode_from(input)?,
+            header: <[u8; 80]>::decode_from(input)?,
+            tx_count: u32::decode_from(input)?,
+            first_tx: TxNum::decode_from(input)?,
+        })
+    }
+}
+
+/// A transaction's row: `txid[32] ‖ height:varint ‖ position:varint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxRow {
+    /// The txid (internal byte order).
+    pub txid: [u8; 32],
+    /// The height of its block.
+    pub height: Height,
+    /// Its position in the block (0 is the coinbase).
+    pub position: u32,
+}
+
+impl Codec for TxRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.txid);
+        put_varint(out, self.height.get());
+        put_varint(out, u64::from(self.position));
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(TxRow {
+            txid: <[u8; 32]>::decode_from(input)?,
+            height: Height::new(get_varint(input)?),
+            position: get_u32_varint(input, "tx position")?,
+        })
+    }
+}
+
+/// A reference to one input (as spender) or one output (as spent coin):
+/// `tx:varint ‖ index:varint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Spend {
+    /// The transaction number.
+    pub tx: TxNum,
+    /// The input (vin) or output (vout) index.
+    pub index: u32,
+}
+
+impl Codec for Spend {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.tx.0);
+        put_varint(out, u64::from(self.index));
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(Spend { tx: TxNum(get_varint(input)?), index: get_u32_varint(input, "input or output index")? })
+    }
+}
+
+/// An output's row: `flags:u8 ‖ [address id:varint] ‖ value:varint ‖
+/// [spender tx:varint ‖ vin:varint]`; flag bit 0 says an address is present
+/// (absent for OP_RETURN), bit 1 that the output is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputRow {
+    /// The address it pays, `None` for OP_RETURN outputs.
+    pub address: Option<AddressId>,
+    /// Its value.
+    pub value: Sats,
+    /// The input that spent it, if any.
+    pub spent_by: Option<Spend>,
+}
+
+const HAS_ADDRESS: u8 = 1;
+const IS_SPENT: u8 = 2;
+
+impl Codec for OutputRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        let flags =
+            if self.address.is_some() { HAS_ADDRESS } else { 0 } | if self.spent_by.is_some() { IS_SPENT } else { 0 };
+        out.push(flags);
+        if let Some(address) = self.address {
+            put_varint(out, address.0);
+        }
+        put_varint(out, self.value.0);
+        if let Some(spend) = self.spent_by {
+            spend.encode_to(out);
+        }
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        let flags = u8::decode_from(input)?;
+        if flags & !(HAS_ADDRESS | IS_SPENT) != 0 {
+            return Err(CodecError::Invalid { what: "output flags" });
+        }
+        let address = if flags & HAS_ADDRESS != 0 { Some(AddressId(get_varint(input)?)) } else { None };
+        let value = Sats(get_varint(input)?);
+        let spent_by = if flags & IS_SPENT != 0 { Some(Spend::decode_from(input)?) } else { None };
+        Ok(OutputRow { address, value, spent_by })
+    }
+}
+
+/// One history row: `height:varint ‖ position:varint ‖ received:varint ‖ sent:varint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The height of the transaction's block.
+    pub height: Height,
+    /// The transaction's position in its block.
+    pub position: u32,
+    /// What the transaction's outputs pay the address.
+    pub received: Sats,
+    /// What the transaction's inputs take from the address.
+    pub sent: Sats,
+}
+
+impl Codec for HistoryRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.height.get());
+        put_varint(out, u64::from(self.position));
+        put_varint(out, self.received.0);
+        put_varint(out, self.sent.0);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(HistoryRow {
+            height: Height::new(get_varint(input)?),
+            position: get_u32_varint(input, "tx position")?,
+            received: Sats(get_varint(input)?),
+            sent: Sats(get_varint(input)?),
+        })
+    }
+}
+
+/// An address's running totals: `balance ‖ received ‖ sent ‖ tx_count ‖
+/// first_seen ‖ last_seen`, all varints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// Received minus sent: the value of its unspent outputs.
+    pub balance: Sats,
+    /// The value of every output paying it.
+    pub received: Sats,
+    /// The value of its outputs that have been spent.
+    pub sent: Sats,
+    /// Transactions that pay it or spend from it (each counted once).
+    pub tx_count: u64,
+    /// The height of its first transaction.
+    pub first_seen: Height,
+    /// The height of its latest transaction.
+    pub last_seen: Height,
+}
+
+impl Codec for SummaryRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.balance.0);
+        put_varint(out, self.received.0);
+        put_varint(out, self.sent.0);
+        put_varint(out, self.tx_count);
+        put_varint(out, self.first_seen.get());
+        put_varint(out, self.last_seen.get());
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(SummaryRow {
+            balance: Sats(get_varint(input)?),
+            received: Sats(get_varint(input)?),
+            sent: Sats(get_varint(input)?),
+            tx_count: get_varint(input)?,
+            first_seen: Height::new(get_varint(input)?),
+            last_seen: Height::new(get_varint(input)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T) {
+        assert_eq!(T::decode(&value.encode()), Ok(value));
+    }
+
+    #[test]
+    fn varints_round_trip_at_the_edges() {
+        for value in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            let mut input = out.as_slice();
+            assert_eq!(get_varint(&mut input), Ok(value));
+            assert!(input.is_empty());
+        }
+        assert!(get_varint(&mut [0x80u8, 0x80].as_slice()).is_err());
+        assert!(get_varint(&mut [0xffu8; 10].as_slice()).is_err());
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        round_trip(BlockRow { hash: [7; 32], header: [9; 80], tx_count: 3, first_tx: TxNum(12) });
+        round_trip(TxRow { txid: [1; 32], height: Height::new(800_000), position: 4_000 });
+        round_trip(Spend { tx: TxNum(u64::MAX), index: u32::MAX });
+        for address in [None, Some(AddressId(0)), Some(AddressId(1 << 40))] {
+            for spent_by in [None, Some(Spend { tx: TxNum(5), index: 0 })] {
+                round_trip(OutputRow { address, value: Sats(21_000_000 * 100_000_000), spent_by });
+            }
+        }
+        round_trip(HistoryRow { height: Height::new(1), position: 0, received: Sats(50), sent: Sats(0) });
+        round_trip(SummaryRow {
+            balance: Sats(1),
+            received: Sats(2),
+            sent: Sats(1),
+            tx_count: 2,
+            first_seen: Height::GENESIS,
+            last_seen: Height::new(9),
+        });
+    }
+
+    #[test]
+    fn corrupt_rows_are_errors() {
+        assert!(OutputRow::decode(&[4, 1]).is_err());
+        assert!(OutputRow::decode(&[HAS_ADDRESS]).is_err());
+        assert!(TxRow::decode(&[0; 31]).is_err());
+        assert!(Spend::decode(&[0, 0x80, 0x80, 0x80, 0x80, 0x10]).is_err());
+    }
+
+    #[test]
+    fn every_table_has_a_section_in_schema_md() {
+        let doc = include_str!("../../SCHEMA.md");
+        let headings: Vec<&str> = doc.lines().filter_map(|line| line.strip_prefix("## ")).map(str::trim).collect();
+        for name in SCHEMA.tables {
+            assert!(headings.contains(name), "SCHEMA.md lacks a `## {name}` section");
+        }
+        let table_like = |h: &&&str| h.chars().all(|c| c.is_ascii_lowercase() || c == '_') && **h != "meta";
+        for heading in headings.iter().filter(table_like) {
+            assert!(SCHEMA.tables.contains(heading), "SCHEMA.md documents {heading}, which the schema lacks");
+        }
+    }
+}

@@ -1,0 +1,597 @@
+//! The one chain generator: the world state (wallets, peel chains, randomness), the transaction shapes everyday
+//! traffic is made of, and block assembly (coinbase, witness commitment, merkle root, proof of work).
+
+use bitcoin::block::{Header, Version as BlockVersion};
+use bitcoin::blockdata::constants::genesis_block;
+use bitcoin::hashes::Hash;
+use bitcoin::script::{Builder, PushBytesBuf};
+use bitcoin::secp256k1::{All, Secp256k1};
+use bitcoin::transaction::Version;
+use bitcoin::{
+    absolute::LockTime, merkle_tree, Address, Amount, Block, CompactTarget, Network, OutPoint, ScriptBuf, Sequence,
+    Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+};
+use chainsleuth_core::Height;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::scenario::{Mix, Plan};
+use super::sign::sign_all;
+use super::truth::{AddressStats, GroundTruth};
+use super::wallet::{Kind, Role, Utxo, Wallet, COINBASE_MATURITY};
+use super::SimConfig;
+
+/// Satoshi per bitcoin.
+const COIN: u64 = 100_000_000;
+/// Regtest's subsidy halving interval, in blocks.
+const HALVING_INTERVAL: u32 = 150;
+/// Smallest output the generator creates, in satoshi (above every standard dust limit).
+pub(crate) const DUST: u64 = 1_000;
+/// Regtest's proof-of-work limit in compact form.
+const REGTEST_BITS: u32 = 0x207f_ffff;
+/// Smallest coin that starts a peel chain, in satoshi.
+const PEEL_MIN: u64 = 2_000_000;
+/// Worst-case virtual size of a change output, used before the change address is known.
+const CHANGE_VBYTES: u64 = 43;
+
+/// One output of a drafted transaction.
+pub(crate) struct Out {
+    pub value: u64,
+    pub script: ScriptBuf,
+    /// The receiving slot and whether the output is bare P2PK; `None` for OP_RETURN.
+    pub to: Option<(u32, bool)>,
+}
+
+/// A transaction before signing: the coins it spends and the outputs it creates.
+pub(crate) struct Draft {
+    pub inputs: Vec<Utxo>,
+    pub outputs: Vec<Out>,
+    pub fee: u64,
+    /// Index of the change output, if any.
+    pub change: Option<u32>,
+    /// The peel chain (index into [`World::peels`]) whose next coin is the change output.
+    pub peel: Option<usize>,
+}
+
+/// A peel chain in progress: one coin that pays a little away and moves the rest to a fresh address each block.
+pub(crate) struct PeelChain {
+    pub owner: u32,
+    pub coin: Option<Utxo>,
+    pub hops_left: u32,
+}
+
+/// Where change goes: an owner, and the chance that it gets a fresh address.
+#[derive(Clone, Copy)]
+pub(crate) struct ChangeTo {
+    pub owner: u32,
+    /// 1.0 always creates a new address (no per-owner cap), as peel chains do.
+    pub fresh: f64,
+}
+
+/// Everything a block is built from. Scenario plans read and change it through the shape builders.
+pub(crate) struct World {
+    pub secp: Secp256k1<All>,
+    pub rng: ChaCha20Rng,
+    pub wallet: Wallet,
+    pub peels: Vec<PeelChain>,
+    /// Height of the block being built.
+    pub height: u32,
+    /// Target transactions per block (besides the coinbase).
+    pub target: u32,
+}
+
+impl World {
+    fn new(rng: ChaCha20Rng, target: u32) -> Self {
+        World { secp: Secp256k1::new(), rng, wallet: Wallet::new(), peels: Vec::new(), height: 0, target }
+    }
+
+    /// Creates the everyday population: miners, services (exchanges) and users of every script type.
+    pub fn populate(&mut self) {
+        for kind in [Kind::P2wpkh, Kind::P2pkh, Kind::P2tr] {
+            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::Miner);
+        }
+        let services = 3 + self.target / 20;
+        for i in 0..services {
+            let kind = match i % 4 {
+                0 | 3 => Kind::P2wpkh,
+                1 => Kind::P2shMultisig,
+                _ => Kind::P2pkh,
+            };
+            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::Service);
+        }
+        let users = 100 + 8 * self.target;
+        for _ in 0..users {
+            let kind = match self.rng.gen_range(0..100) {
+                0..45 => Kind::P2wpkh,
+                45..70 => Kind::P2pkh,
+                70..90 => Kind::P2tr,
+                _ => Kind::P2shMultisig,
+            };
+            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::User);
+        }
+    }
+
+    /// A fee rate in sat/vB, mostly low.
+    fn fee_rate(&mut self) -> u64 {
+        [1, 1, 1, 2, 2, 3, 5, 8, 12, 20][self.rng.gen_range(0..10)]
+    }
+
+    /// Estimated virtual size of spending `utxo`.
+    fn input_vbytes(&self, utxo: &Utxo) -> u64 {
+        match self.wallet.slots[utxo.slot as usize].kind {
+            Kind::P2pkh if utxo.p2pk => 114,
+            Kind::P2pkh => 148,
+            Kind::P2wpkh => 68,
+            Kind::P2tr => 58,
+            Kind::P2shMultisig => 297,
+        }
+    }
+
+    /// An output paying `value` to `slot`, as bare P2PK with probability `p2pk` when the slot is P2PKH.
+    pub fn pay(&mut self, slot: u32, value: u64, p2pk: f64) -> Out {
+        let s = &self.wallet.slots[slot as usize];
+        if s.kind == Kind::P2pkh && self.rng.gen_bool(p2pk) {
+            let script = s.p2pk_script().expect("a P2PKH slot has a single key");
+            Out { value, script, to: Some((slot, true)) }
+        } else {
+            Out { value, script: s.script_pubkey.clone(), to: Some((slot, false)) }
+        }
+    }
+
+    /// A receiving address of `owner` (fresh with probability `fresh`).
+    pub fn slot_of(&mut self, owner: u32, fresh: f64) -> u32 {
+        if fresh >= 1.0 {
+            self.wallet.new_slot(&self.secp, &mut self.rng, owner)
+        } else {
+            self.wallet.receive_slot(&self.secp, &mut self.rng, owner, fresh)
+        }
+    }
+
+    /// A random user or, with probability `service`, a random service, other than `not`.
+    pub fn counterparty(&mut self, not: u32, service: f64) -> u32 {
+        loop {
+            let ids = if self.rng.gen_bool(service) { &self.wallet.services } else { &self.wallet.users };
+            let id = ids[self.rng.gen_range(0..ids.len())];
+            if id != not {
+                return id;
+            }
+        }
+    }
+
+    /// Completes a draft: adds a change output when worth it, else leaves the rest to the fee. Gives the coins back
+    /// and returns `None` when they do not cover the outputs and fee.
+    pub fn finish(&mut self, inputs: Vec<Utxo>, mut outputs: Vec<Out>, change: ChangeTo, rate: u64) -> Option<Draft> {
+        let total_in: u64 = inputs.iter().map(|u| u.value).sum();
+        let total_out: u64 = outputs.iter().map(|o| o.value).sum();
+        let vbytes = 11
+            + inputs.iter().map(|u| self.input_vbytes(u)).sum::<u64>()
+            + outputs.iter().map(|o| 9 + o.script.len() as u64).sum::<u64>();
+        let fee_with_change = rate * (vbytes + CHANGE_VBYTES);
+        if total_in >= total_out + fee_with_change + DUST {
+            let value = total_in - total_out - fee_with_change;
+            let slot = self.slot_of(change.owner, change.fresh);
+            let out = self.pay(slot, value, 0.0);
+            let at = self.rng.gen_range(0..=outputs.len());
+            outputs.insert(at, out);
+            let change = Some(u32::try_from(at).expect("fewer than 2^32 outputs"));
+            Some(Draft { inputs, outputs, fee: fee_with_change, change, peel: None })
+        } else if total_in >= total_out + rate * vbytes && !outputs.is_empty() {
+            Some(Draft { inputs, outputs, fee: total_in - total_out, change: None, peel: None })
+        } else {
+            self.wallet.give_back(inputs);
+            None
+        }
+    }
+
+    /// Takes up to `n` random coins of `owner`.
+    fn take_coins(&mut self, owner: u32, n: usize) -> Vec<Utxo> {
+        (0..n).map_while(|_| self.wallet.take_random(&mut self.rng, owner)).collect()
+    }
+
+    /// An everyday payment: one to three coins, one recipient (often an exchange deposit), change back.
+    pub fn payment(&mut self) -> Option<Draft> {
+        let ids = if self.rng.gen_bool(0.85) { &self.wallet.users } else { &self.wallet.services };
+        let payer = self.wallet.pick_owner(&mut self.rng, ids, 1)?;
+        let n = match self.rng.gen_range(0..10) {
+            0..7 => 1,
+            7..9 => 2,
+            _ => 3,
+        };
+        let inputs = self.take_coins(payer, n);
+        let total: u64 = inputs.iter().map(|u| u.value).sum();
+        let rate = self.fee_rate();
+        let mut amount = (total as f64 * self.rng.gen_range(0.05..0.95)) as u64;
+        if amount > 1_000_000 && self.rng.gen_bool(0.4) {
+            amount -= amount % 100_000;
+        }
+        let to = self.counterparty(payer, 0.3);
+        let slot = self.slot_of(to, 0.3);
+        let mut outputs = vec![self.pay(slot, amount.max(DUST), 0.04)];
+        if self.rng.gen_bool(0.02) {
+            let mut data = PushBytesBuf::new();
+            for _ in 0..self.rng.gen_range(8..=40) {
+                data.push(self.rng.gen()).expect("at most 40 bytes");
+            }
+            outputs.push(Out { value: 0, script: ScriptBuf::new_op_return(data), to: None });
+        }
+        match self.finish(inputs, outputs, ChangeTo { owner: payer, fresh: 0.4 }, rate) {
+            Some(draft) => Some(draft),
+            // Too small to split: sweep whatever the coins hold to the recipient.
+            None => self.sweep(payer, slot, rate),
+        }
+    }
+
+    /// Spends one coin of `owner` whole to `slot`.
+    fn sweep(&mut self, owner: u32, slot: u32, rate: u64) -> Option<Draft> {
+        let coin = self.wallet.take_random(&mut self.rng, owner)?;
+        let fee = rate * (11 + self.input_vbytes(&coin) + CHANGE_VBYTES);
+        if coin.value < fee + DUST {
+            self.wallet.give_back(vec![coin]);
+            return None;
+        }
+        let out = self.pay(slot, coin.value - fee, 0.0);
+        Some(Draft { inputs: vec![coin], outputs: vec![out], fee, change: None, peel: None })
+    }
+
+    /// A batch payout: an exchange or miner pays 20 to 100 users in one transaction.
+    pub fn batch_payout(&mut self) -> Option<Draft> {
+        let mut payers = self.wallet.services.clone();
+        payers.extend_from_slice(&self.wallet.miners);
+        let payer = self.wallet.pick_owner_exhaustive(&mut self.rng, &payers, 1)?;
+        let n_in = self.rng.gen_range(1..=4);
+        let inputs = self.take_coins(payer, n_in);
+        let total: u64 = inputs.iter().map(|u| u.value).sum();
+        let rate = self.fee_rate();
+        let mut n_out: u64 = self.rng.gen_range(20..=100);
+        let fee_guess = rate * (11 + 300 * inputs.len() as u64 + 43 * (n_out + 1));
+        let budget = ((total as f64 * self.rng.gen_range(0.2..0.8)) as u64).saturating_sub(fee_guess);
+        n_out = n_out.min(budget / (2 * DUST));
+        if n_out < 2 {
+            self.wallet.give_back(inputs);
+            return None;
+        }
+        let weights: Vec<u64> = (0..n_out).map(|_| self.rng.gen_range(1..=1_000)).collect();
+        let weight_sum: u64 = weights.iter().sum();
+        let spread = budget - n_out * DUST;
+        let mut outputs = Vec::with_capacity(weights.len() + 1);
+        for w in weights {
+            let to = self.counterparty(payer, 0.0);
+            let slot = self.slot_of(to, 0.5);
+            outputs.push(self.pay(slot, DUST + spread * w / weight_sum, 0.03));
+        }
+        self.finish(inputs, outputs, ChangeTo { owner: payer, fresh: 0.2 }, rate)
+    }
+
+    /// A consolidation: an exchange (or a busy user) sweeps 20 to 60 coins into one output at a low fee rate.
+    pub fn consolidation(&mut self) -> Option<Draft> {
+        let owner = match self.wallet.pick_owner_exhaustive(&mut self.rng, &self.wallet.services, 20) {
+            Some(owner) => owner,
+            None => self.wallet.pick_owner(&mut self.rng, &self.wallet.users, 20)?,
+        };
+        let n = self.rng.gen_range(20..=60);
+        let inputs = self.take_coins(owner, n);
+        let rate = self.rng.gen_range(1..=2);
+        self.finish(inputs, Vec::new(), ChangeTo { owner, fresh: 0.5 }, rate)
+    }
+
+    /// A CoinJoin-like transaction: three to eight users each put in one coin and get back one output of the same
+    /// round value at a fresh address, plus their own change.
+    pub fn coinjoin(&mut self) -> Option<Draft> {
+        let wanted = self.rng.gen_range(3..=8);
+        let rate = self.fee_rate();
+        let mut seats: Vec<(u32, Utxo, u64)> = Vec::with_capacity(wanted);
+        for _ in 0..wanted * 6 {
+            if seats.len() == wanted {
+                break;
+            }
+            let Some(owner) = self.wallet.pick_owner(&mut self.rng, &self.wallet.users, 1) else { break };
+            if seats.iter().any(|s| s.0 == owner) {
+                continue;
+            }
+            let Some(coin) = self.wallet.take_random(&mut self.rng, owner) else { continue };
+            let fee = rate * (self.input_vbytes(&coin) + 2 * CHANGE_VBYTES + 2);
+            if coin.value < fee + 20_000 {
+                self.wallet.give_back(vec![coin]);
+                continue;
+            }
+            seats.push((owner, coin, fee));
+        }
+        let least = seats.iter().map(|(_, coin, fee)| coin.value - fee).min().unwrap_or(0);
+        if seats.len() < 3 || least < 10_000 {
+            self.wallet.give_back(seats.into_iter().map(|s| s.1).collect());
+            return None;
+        }
+        let denomination = round_down(least * 9 / 10);
+        let mut inputs = Vec::with_capacity(seats.len());
+        let mut outputs = Vec::with_capacity(2 * seats.len());
+        for (owner, coin, fee) in seats {
+            let slot = self.slot_of(owner, 1.0);
+            outputs.push(self.pay(slot, denomination, 0.0));
+            let change = coin.value - fee - denomination;
+            if change >= DUST {
+                let slot = self.slot_of(owner, 0.7);
+                outputs.push(self.pay(slot, change, 0.0));
+            }
+            inputs.push(coin);
+        }
+        inputs.shuffle(&mut self.rng);
+        outputs.shuffle(&mut self.rng);
+        let fee = inputs.iter().map(|u| u.value).sum::<u64>() - outputs.iter().map(|o| o.value).sum::<u64>();
+        Some(Draft { inputs, outputs, fee, change: None, peel: None })
+    }
+
+    /// Starts a peel chain from the largest coin of a random user, if one is big enough. Returns whether it did.
+    pub fn start_peel(&mut self, hops: u32) -> bool {
+        for _ in 0..8 {
+            let Some(owner) = self.wallet.pick_owner(&mut self.rng, &self.wallet.users, 1) else { return false };
+            if let Some(coin) = self.wallet.take_largest(owner, PEEL_MIN) {
+                self.peels.push(PeelChain { owner, coin: Some(coin), hops_left: hops });
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The next hop of peel chain `index`: a small payment out (often to an exchange) and the large rest to a
+    /// fresh address of the same owner. Ends the chain (coin back to the owner) when it has no hops left.
+    pub fn peel_step(&mut self, index: usize) -> Option<Draft> {
+        let chain = &mut self.peels[index];
+        let coin = chain.coin.take()?;
+        let owner = chain.owner;
+        if chain.hops_left == 0 {
+            self.wallet.credit(coin);
+            return None;
+        }
+        chain.hops_left -= 1;
+        let rate = self.fee_rate();
+        let amount = ((coin.value as f64 * self.rng.gen_range(0.005..0.05)) as u64).max(DUST);
+        let to = self.counterparty(owner, 0.5);
+        let slot = self.slot_of(to, 0.3);
+        let outputs = vec![self.pay(slot, amount, 0.0)];
+        let mut draft = self.finish(vec![coin], outputs, ChangeTo { owner, fresh: 1.0 }, rate)?;
+        draft.peel = draft.change.map(|_| index);
+        Some(draft)
+    }
+
+    /// One random everyday transaction drawn from `mix`.
+    pub fn everyday(&mut self, mix: &Mix) -> Option<Draft> {
+        let total = mix.payment + mix.batch + mix.consolidation + mix.coinjoin;
+        let mut pick = self.rng.gen_range(0..total.max(1));
+        if pick < mix.payment {
+            return self.payment();
+        }
+        pick -= mix.payment;
+        if pick < mix.batch {
+            return self.batch_payout();
+        }
+        pick -= mix.batch;
+        if pick < mix.consolidation {
+            return self.consolidation();
+        }
+        self.coinjoin()
+    }
+}
+
+/// The largest value of the form {1, 2, 5} x 10^k not above `value` (at least 1).
+fn round_down(value: u64) -> u64 {
+    let mut unit = 1;
+    while unit * 10 <= value {
+        unit *= 10;
+    }
+    [5, 2, 1].into_iter().map(|m| m * unit).find(|&v| v <= value).unwrap_or(unit)
+}
+
+/// The block subsidy at `height` on regtest, in satoshi.
+pub(crate) fn subsidy(height: u32) -> u64 {
+    let halvings = height / HALVING_INTERVAL;
+    if halvings >= 64 {
+        0
+    } else {
+        (50 * COIN) >> halvings
+    }
+}
+
+/// The generator: a world, the scenario plan that steers it, and the blocks built so far.
+pub(crate) struct Generator {
+    world: World,
+    plan: Box<dyn Plan>,
+    blocks: Vec<Block>,
+    /// Marks coinbases so that branches differ from the chain they fork from: (0, seed) or (1, branch seed).
+    segment: (u8, u64),
+    tx_count: u64,
+    /// Figures of addresses outside the wallet (the genesis output).
+    foreign: Vec<(String, AddressStats)>,
+}
+
+impl Generator {
+    /// A generator at the genesis block for `cfg`.
+    pub fn new(cfg: &SimConfig) -> Self {
+        let genesis = genesis_block(Network::Regtest);
+        let mut foreign = Vec::new();
+        for out in &genesis.txdata[0].output {
+            if let Some(address) = address_of(&out.script_pubkey) {
+                let stats = AddressStats { received: out.value.to_sat(), sent: 0, tx_count: 1 };
+                foreign.push((address, stats));
+            }
+        }
+        let mut world = World::new(ChaCha20Rng::seed_from_u64(cfg.seed), cfg.txs_per_block);
+        world.populate();
+        let mut plan = cfg.scenario.plan();
+        plan.setup(&mut world);
+        Generator { world, plan, blocks: vec![genesis], segment: (0, cfg.seed), tx_count: 1, foreign }
+    }
+
+    /// Height of the last block built.
+    pub fn height(&self) -> u32 {
+        self.world.height
+    }
+
+    /// The blocks built so far, genesis first.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// Switches to a branch: later blocks draw from randomness seeded by `seed` and mark their coinbase with it.
+    pub fn branch(&mut self, seed: u64) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        rng.set_stream(1);
+        self.world.rng = rng;
+        self.segment = (1, seed);
+    }
+
+    /// Builds the next block.
+    pub fn step(&mut self) {
+        let w = &mut self.world;
+        w.height += 1;
+        let height = w.height;
+        w.wallet.mature(height);
+
+        let mut drafts = self.plan.scripted(w);
+        for index in 0..w.peels.len() {
+            drafts.extend(w.peel_step(index));
+        }
+        let mix = self.plan.mix(w);
+        if w.peels.len() < mix.max_peels && w.rng.gen_bool(mix.peel_start) {
+            let hops = w.rng.gen_range(20..=120);
+            w.start_peel(hops);
+        }
+        let mut misses = 0;
+        while drafts.len() < w.target as usize && misses < 24 {
+            match w.everyday(&mix) {
+                Some(draft) => {
+                    drafts.push(draft);
+                    misses = 0;
+                }
+                None => misses += 1,
+            }
+        }
+
+        let signed = sign_all(&w.secp, &w.wallet.slots, &drafts);
+        let mut fees = 0;
+        let mut txdata = Vec::with_capacity(signed.len() + 1);
+        let mut txids = Vec::with_capacity(signed.len() + 1);
+        let mut touched = Vec::new();
+        for (draft, (tx, txid)) in drafts.into_iter().zip(signed) {
+            fees += draft.fee;
+            touched.clear();
+            for utxo in &draft.inputs {
+                w.wallet.stats[utxo.slot as usize].sent += utxo.value;
+                touched.push(utxo.slot);
+            }
+            for (vout, out) in draft.outputs.iter().enumerate() {
+                let Some((slot, p2pk)) = out.to else { continue };
+                w.wallet.stats[slot as usize].received += out.value;
+                touched.push(slot);
+                let vout = u32::try_from(vout).expect("fewer than 2^32 outputs");
+                let utxo = Utxo { outpoint: OutPoint { txid, vout }, value: out.value, slot, p2pk };
+                match draft.peel {
+                    Some(chain) if draft.change == Some(vout) => w.peels[chain].coin = Some(utxo),
+                    _ => w.wallet.credit(utxo),
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for &slot in &touched {
+                w.wallet.stats[slot as usize].tx_count += 1;
+            }
+            txdata.push(tx);
+            txids.push(txid);
+        }
+        w.peels.retain(|chain| chain.coin.is_some());
+
+        let coinbase = self.coinbase(height, subsidy(height) + fees, &txdata);
+        txids.insert(0, coinbase.compute_txid());
+        txdata.insert(0, coinbase);
+        let merkle_root = merkle_tree::calculate_root(txids.into_iter().map(|t| t.to_raw_hash()))
+            .map(TxMerkleNode::from_raw_hash)
+            .expect("a block has a coinbase");
+        let prev = &self.blocks.last().expect("the genesis block is always there").header;
+        let time = prev.time + self.world.rng.gen_range(60..=1140);
+        let mut header = Header {
+            version: BlockVersion::from_consensus(0x2000_0000),
+            prev_blockhash: prev.block_hash(),
+            merkle_root,
+            time,
+            bits: CompactTarget::from_consensus(REGTEST_BITS),
+            nonce: 0,
+        };
+        let target = header.target();
+        while header.validate_pow(target).is_err() {
+            header.nonce += 1;
+        }
+        self.tx_count += txdata.len() as u64;
+        self.blocks.push(Block { header, txdata });
+    }
+
+    /// The coinbase of block `height` paying `reward` to a miner, with a witness commitment when `txs` have
+    /// witnesses.
+    fn coinbase(&mut self, height: u32, reward: u64, txs: &[Transaction]) -> Transaction {
+        let w = &mut self.world;
+        let miner = w.wallet.miners[w.rng.gen_range(0..w.wallet.miners.len())];
+        let slot = w.slot_of(miner, 0.2);
+        let out = w.pay(slot, reward, 0.3);
+        let (_, p2pk) = out.to.expect("a miner slot");
+        w.wallet.stats[slot as usize].received += reward;
+        w.wallet.stats[slot as usize].tx_count += 1;
+
+        let mut tag = [0u8; 9];
+        tag[0] = self.segment.0;
+        tag[1..].copy_from_slice(&self.segment.1.to_le_bytes());
+        let script_sig = Builder::new().push_int(i64::from(height)).push_slice(tag).into_script();
+        let segwit = txs.iter().any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()));
+        let mut coinbase = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig,
+                sequence: Sequence::MAX,
+                witness: if segwit { Witness::from_slice(&[[0u8; 32]]) } else { Witness::new() },
+            }],
+            output: vec![TxOut { value: Amount::from_sat(reward), script_pubkey: out.script }],
+        };
+        if segwit {
+            // The witness root counts the coinbase as all zeros, so it can be computed before the commitment exists.
+            let wtxids = std::iter::once(bitcoin::Wtxid::all_zeros().to_raw_hash())
+                .chain(txs.iter().map(|tx| tx.compute_wtxid().to_raw_hash()));
+            let root = merkle_tree::calculate_root(wtxids).map(bitcoin::WitnessMerkleNode::from_raw_hash);
+            let root = root.expect("at least the coinbase");
+            let commitment = Block::compute_witness_commitment(&root, &[0u8; 32]);
+            let mut script = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+            script.extend_from_slice(commitment.as_byte_array());
+            coinbase.output.push(TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::from_bytes(script) });
+        }
+        let txid = coinbase.compute_txid();
+        let utxo = Utxo { outpoint: OutPoint { txid, vout: 0 }, value: reward, slot, p2pk };
+        w.wallet.immature.push_back((height + COINBASE_MATURITY, utxo));
+        coinbase
+    }
+
+    /// The blocks and the ground truth of the chain built so far.
+    pub fn finish(self) -> (Vec<Block>, GroundTruth) {
+        let tip = self.blocks.last().expect("the genesis block is always there");
+        let mut truth = GroundTruth {
+            tip_height: Height::new(u64::from(self.world.height)),
+            tip_hash: tip.block_hash(),
+            tx_count: self.tx_count,
+            addresses: Default::default(),
+        };
+        let wallet = &self.world.wallet;
+        let used = wallet.slots.iter().zip(&wallet.stats).filter(|(_, stats)| stats.tx_count > 0);
+        for (address, stats) in
+            used.map(|(slot, stats)| (&slot.address, stats)).chain(self.foreign.iter().map(|(a, s)| (a, s)))
+        {
+            truth.addresses.insert(address.clone(), stats.to_truth());
+        }
+        (self.blocks, truth)
+    }
+}
+
+/// The regtest address an output script counts for: its own address, or for bare P2PK the P2PKH address of its key.
+fn address_of(script: &ScriptBuf) -> Option<String> {
+    if let Some(key) = script.p2pk_public_key() {
+        return Some(Address::p2pkh(key.pubkey_hash(), Network::Regtest).to_string());
+    }
+    Address::from_script(script, Network::Regtest).ok().map(|a| a.to_string())
+}
