@@ -9,6 +9,7 @@ mod block;
 pub mod index;
 pub mod sim;
 pub mod source;
+pub mod testnode;
 
 pub use block::{to_core_hash, BlockError, BtcBlock};
 pub use index::{BtcIndexer, IndexError};
