@@ -405,4 +405,8 @@ impl Indexer for EthIndexer {
     fn set_bulk(&mut self, on: bool) -> Result<(), IndexError> {
         Ok(self.store.set_bulk(on)?)
     }
+
+    fn flush(&mut self) -> Result<(), IndexError> {
+        Ok(self.store.flush()?)
+    }
 }
