@@ -25,6 +25,9 @@ pub struct SyncOptions {
     pub undo_depth: u64,
     /// Bulk mode is used while more than this many blocks behind.
     pub bulk_threshold: u64,
+    /// In bulk mode, flush to disk after this many blocks, so that a crash
+    /// loses at most this much work.
+    pub bulk_flush_every: u64,
     /// Retries of source faults.
     pub retry: RetryPolicy,
     /// Stop after indexing this height (tests, partial indexes).
@@ -40,6 +43,7 @@ impl Default for SyncOptions {
             chunk: 2_000,
             undo_depth: 300,
             bulk_threshold: 1_000,
+            bulk_flush_every: 500,
             retry: RetryPolicy::default(),
             stop_at: None,
         }
@@ -68,7 +72,10 @@ pub struct SyncProgress {
 /// What a finished run did.
 pub type SyncReport = SyncProgress;
 
-fn index_err<E: std::error::Error + Send + Sync + 'static>(what: &'static str, height: Height) -> impl FnOnce(E) -> SyncError {
+fn index_err<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+    height: Height,
+) -> impl FnOnce(E) -> SyncError {
     move |err| SyncError::Index { what, height, source: Box::new(err) }
 }
 
@@ -98,7 +105,8 @@ where
     fn set_bulk(&mut self, on: bool) -> Result<(), SyncError> {
         if self.bulk != on {
             let height = self.state.indexed.map_or(Height::GENESIS, |t| t.height);
-            tokio::task::block_in_place(|| self.indexer.set_bulk(on)).map_err(index_err("switching bulk mode", height))?;
+            tokio::task::block_in_place(|| self.indexer.set_bulk(on))
+                .map_err(index_err("switching bulk mode", height))?;
             self.bulk = on;
             tracing::info!(bulk = on, %height, "bulk mode {}", if on { "on" } else { "off" });
         }
@@ -129,7 +137,8 @@ where
         tracing::warn!(from = %tip.height, to = %fork, depth = tip.height.blocks_above(fork), "reorg: unwinding to the fork point");
         let mut at = tip.height;
         while at > fork {
-            let unwound = tokio::task::block_in_place(|| self.indexer.unwind(at)).map_err(index_err("unwinding", at))?;
+            let unwound =
+                tokio::task::block_in_place(|| self.indexer.unwind(at)).map_err(index_err("unwinding", at))?;
             if !unwound {
                 return Err(SyncError::ForkBelowUndo { height: at });
             }
@@ -144,7 +153,8 @@ where
     /// One round: ask the tip, then index up to `chunk` blocks or unwind a
     /// reorg. Returns `true` once caught up (or at `stop_at`).
     async fn round(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<bool, SyncError> {
-        let source_tip = self.opts.retry.run("tip", || self.source.tip()).await.map_err(self.source_err("asking the tip".into()))?;
+        let source_tip =
+            self.opts.retry.run("tip", || self.source.tip()).await.map_err(self.source_err("asking the tip".into()))?;
         self.state.source_tip = Some(source_tip.height);
         let ours = self.indexer.tip().map_err(index_err("reading the tip", source_tip.height))?;
         self.state.indexed = ours;
@@ -205,13 +215,17 @@ where
                 keep: depth < self.opts.undo_depth,
                 prune: block_ref.height.get().checked_sub(self.opts.undo_depth).map(Height::new),
             };
-            tokio::task::block_in_place(|| self.indexer.execute(&block, undo)).map_err(index_err("indexing", height))?;
+            tokio::task::block_in_place(|| self.indexer.execute(&block, undo))
+                .map_err(index_err("indexing", height))?;
             tip = Some(block_ref);
             self.state.indexed = tip;
             self.state.blocks += 1;
             self.state.txs += block.tx_count() as u64;
             self.state.bytes += block.size_bytes() as u64;
             self.state.caught_up = block_ref.height >= source_tip.height;
+            if self.bulk && self.state.blocks % self.opts.bulk_flush_every.max(1) == 0 {
+                tokio::task::block_in_place(|| self.indexer.flush()).map_err(index_err("flushing", height))?;
+            }
             self.publish();
             if *shutdown.borrow() {
                 return Ok(true);

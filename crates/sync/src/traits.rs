@@ -89,4 +89,10 @@ pub trait Indexer: Send + 'static {
     /// # Errors
     /// Store errors.
     fn set_bulk(&mut self, on: bool) -> Result<(), Self::Error>;
+    /// Makes everything written so far durable (in bulk mode, where writes
+    /// skip the WAL, this bounds what a crash can lose).
+    ///
+    /// # Errors
+    /// Store errors.
+    fn flush(&mut self) -> Result<(), Self::Error>;
 }

@@ -114,6 +114,9 @@ impl Indexer for ToyIndexer {
     fn set_bulk(&mut self, on: bool) -> Result<(), StoreError> {
         self.0.set_bulk(on)
     }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.0.flush()
+    }
 }
 
 async fn sync(store: &Arc<Store>, source: &ToySource, opts: &SyncOptions) -> Result<(), SyncError> {

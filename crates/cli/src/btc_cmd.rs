@@ -1,0 +1,355 @@
+//! `chainsleuth index btc`, `address btc`, `tx btc` and `simulate btc`:
+//! command-line input in, library calls, text or JSON out.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use bitcoin::Network;
+use chainsleuth_btc::index::{self, query, BtcIndexer};
+use chainsleuth_btc::sim::{simulate_to_dir, SimConfig};
+use chainsleuth_btc::source::{
+    BlkDirConfig, BlkDirSource, HttpOptions, RestConfig, RestSource, RpcAuth, RpcConfig, RpcSource, XorMode,
+};
+use chainsleuth_btc::BtcBlock;
+use chainsleuth_store::Store;
+use chainsleuth_sync::{BlockSource, RetryPolicy, SyncOptions};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::config::{de_duration, parse_duration};
+use crate::Context;
+
+/// The Bitcoin network whose address encoding and block magic apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkArg {
+    /// Bitcoin mainnet.
+    #[default]
+    Mainnet,
+    /// Testnet3.
+    Testnet,
+    /// Testnet4.
+    Testnet4,
+    /// Signet.
+    Signet,
+    /// Regtest (local test chains, `chainsleuth simulate`).
+    Regtest,
+}
+
+impl From<NetworkArg> for bitcoin::Network {
+    fn from(network: NetworkArg) -> Self {
+        match network {
+            NetworkArg::Mainnet => bitcoin::Network::Bitcoin,
+            NetworkArg::Testnet => bitcoin::Network::Testnet,
+            NetworkArg::Testnet4 => bitcoin::Network::Testnet4,
+            NetworkArg::Signet => bitcoin::Network::Signet,
+            NetworkArg::Regtest => bitcoin::Network::Regtest,
+        }
+    }
+}
+
+/// The `[btc]` section of the config file; flags override each key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BtcConfig {
+    /// The network.
+    pub network: Option<NetworkArg>,
+    /// A Bitcoin Core data directory's `blocks/` (or the data directory).
+    pub blocks_dir: Option<PathBuf>,
+    /// `auto`, `off` or a 16-hex-digit key.
+    pub xor: Option<String>,
+    /// Bitcoin Core REST base URL.
+    pub rest: Option<String>,
+    /// Bitcoin Core JSON-RPC URL.
+    pub rpc: Option<String>,
+    /// Bitcoin Core's `.cookie` file.
+    pub rpc_cookie: Option<PathBuf>,
+    /// JSON-RPC user.
+    pub rpc_user: Option<String>,
+    /// JSON-RPC password (prefer the cookie file or `CHAINSLEUTH_RPC_PASSWORD`).
+    pub rpc_password: Option<String>,
+    /// How often to poll for new blocks with `--follow`.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub poll_interval: Option<Duration>,
+    /// Blocks near the tip that keep undo records.
+    pub undo_depth: Option<u64>,
+    /// Blocks fetched in parallel.
+    pub fetch_concurrency: Option<usize>,
+}
+
+/// Arguments of `chainsleuth index btc`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").args(["blocks_dir", "rest", "rpc"]))]
+pub struct IndexBtcArgs {
+    /// Read Bitcoin Core's block files from DIR (its blocks/ or datadir).
+    #[arg(long, value_name = "DIR", help_heading = "Source")]
+    pub blocks_dir: Option<PathBuf>,
+    /// Block-file XOR key: auto (read blocks/xor.dat), off, or 16 hex digits.
+    #[arg(long, value_name = "KEY", help_heading = "Source")]
+    pub xor: Option<String>,
+    /// Fetch blocks from Bitcoin Core's REST interface at URL.
+    #[arg(long, value_name = "URL", help_heading = "Source")]
+    pub rest: Option<String>,
+    /// Fetch blocks from Bitcoin Core's JSON-RPC interface at URL.
+    #[arg(long, value_name = "URL", help_heading = "Source")]
+    pub rpc: Option<String>,
+    /// Authenticate to JSON-RPC with Bitcoin Core's cookie FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Source")]
+    pub rpc_cookie: Option<PathBuf>,
+    /// JSON-RPC user name (with --rpc-password).
+    #[arg(long, value_name = "USER", help_heading = "Source")]
+    pub rpc_user: Option<String>,
+    /// JSON-RPC password; better given in CHAINSLEUTH_RPC_PASSWORD.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CHAINSLEUTH_RPC_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Source"
+    )]
+    pub rpc_password: Option<String>,
+    /// Network of the chain [default: mainnet].
+    #[arg(long, value_enum, value_name = "NETWORK", help_heading = "Source")]
+    pub network: Option<NetworkArg>,
+    /// Keep following the tip until SIGTERM or Ctrl-C.
+    #[arg(long, help_heading = "Sync")]
+    pub follow: bool,
+    /// With --follow, how often to poll for new blocks [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Sync")]
+    pub poll_interval: Option<Duration>,
+    /// Keep undo records for the last N blocks (deepest reorg) [default: 300].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub undo_depth: Option<u64>,
+    /// Fetch up to N blocks in parallel [default: 8].
+    #[arg(long, value_name = "N", help_heading = "Sync")]
+    pub fetch_concurrency: Option<usize>,
+    /// Stop after indexing block HEIGHT.
+    #[arg(long, value_name = "HEIGHT", help_heading = "Sync")]
+    pub stop_at: Option<u64>,
+}
+
+/// Arguments of `chainsleuth address btc`.
+#[derive(Debug, Args)]
+pub struct AddressBtcArgs {
+    /// The address (base58 or bech32), or a nonstandard:… pseudo-address.
+    #[arg(value_name = "ADDRESS")]
+    pub address: String,
+    /// Rows of history per page.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub limit: usize,
+    /// Continue from the cursor a previous page printed.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+    /// Network the address belongs to [default: the store's].
+    #[arg(long, value_enum, value_name = "NETWORK")]
+    pub network: Option<NetworkArg>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `chainsleuth tx btc`.
+#[derive(Debug, Args)]
+pub struct TxBtcArgs {
+    /// The transaction id (64 hex digits, as explorers show it).
+    #[arg(value_name = "TXID")]
+    pub txid: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `chainsleuth simulate btc`.
+#[derive(Debug, Args)]
+pub struct SimulateBtcArgs {
+    /// Write OUT/blocks/blk*.dat and OUT/truth.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Blocks after genesis.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub blocks: u32,
+    /// Seed; the same seed gives the same chain.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Target transactions per block.
+    #[arg(long, value_name = "N")]
+    pub txs_per_block: Option<u32>,
+    /// Obfuscate the block files as Bitcoin Core 28+ does (writes xor.dat).
+    #[arg(long)]
+    pub xor: bool,
+}
+
+/// A block source chosen on the command line or in the config file.
+enum Source {
+    BlkDir(BlkDirSource),
+    Rest(RestSource),
+    Rpc(RpcSource),
+}
+
+/// Merges flags over the `[btc]` config section and opens the block source.
+fn open_source(args: &IndexBtcArgs, config: &BtcConfig, network: Network, parallel: usize) -> anyhow::Result<Source> {
+    let http = HttpOptions { max_parallel: parallel, ..HttpOptions::default() };
+    let flag_given = args.blocks_dir.is_some() || args.rest.is_some() || args.rpc.is_some();
+    // A source flag replaces the config file's source; it does not combine with it.
+    let (blocks_dir, rest, rpc) = if flag_given {
+        (args.blocks_dir.clone(), args.rest.clone(), args.rpc.clone())
+    } else {
+        (config.blocks_dir.clone(), config.rest.clone(), config.rpc.clone())
+    };
+    if let Some(dir) = blocks_dir {
+        let xor = args.xor.as_deref().or(config.xor.as_deref()).unwrap_or("auto");
+        let xor: XorMode = xor.parse().context("--xor")?;
+        let source = BlkDirSource::open(&BlkDirConfig { dir: dir.clone(), network, xor })
+            .with_context(|| format!("opening blocks directory {}", dir.display()))?;
+        return Ok(Source::BlkDir(source));
+    }
+    if let Some(url) = rest {
+        return Ok(Source::Rest(RestSource::new(&RestConfig { url, http }).context("--rest")?));
+    }
+    let Some(url) = rpc else {
+        bail!("no block source: give --blocks-dir, --rest or --rpc (or set one in the [btc] config section)");
+    };
+    let cookie = args.rpc_cookie.clone().or_else(|| config.rpc_cookie.clone());
+    let user = args.rpc_user.clone().or_else(|| config.rpc_user.clone());
+    let password = args.rpc_password.clone().or_else(|| config.rpc_password.clone());
+    let auth = match (cookie, user, password) {
+        (Some(cookie), None, None) => RpcAuth::Cookie(cookie),
+        (None, Some(user), Some(password)) => RpcAuth::UserPass { user, password },
+        (None, None, None) => bail!("--rpc needs --rpc-cookie FILE, or --rpc-user with --rpc-password"),
+        (Some(_), _, _) => bail!("give either --rpc-cookie or --rpc-user/--rpc-password, not both"),
+        (None, Some(_), None) => bail!("--rpc-user needs --rpc-password (or CHAINSLEUTH_RPC_PASSWORD)"),
+        (None, None, Some(_)) => bail!("--rpc-password needs --rpc-user"),
+    };
+    Ok(Source::Rpc(RpcSource::new(&RpcConfig { url, auth, http }).context("--rpc")?))
+}
+
+/// Runs `chainsleuth index btc`.
+pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
+    let config = &ctx.config.btc;
+    let network: Network = args.network.or(config.network).unwrap_or_default().into();
+    let fetch_concurrency = args.fetch_concurrency.or(config.fetch_concurrency).unwrap_or(8).max(1);
+    let opts = SyncOptions {
+        follow: args.follow,
+        poll_interval: args.poll_interval.or(config.poll_interval).unwrap_or(Duration::from_secs(10)),
+        fetch_concurrency,
+        undo_depth: args.undo_depth.or(config.undo_depth).unwrap_or(300),
+        retry: if args.follow {
+            RetryPolicy { attempts: None, ..RetryPolicy::default() }
+        } else {
+            RetryPolicy::default()
+        },
+        stop_at: args.stop_at.map(chainsleuth_core::Height::new),
+        ..SyncOptions::default()
+    };
+    let runtime = crate::runtime()?;
+    runtime.block_on(async {
+        let source = open_source(&args, config, network, fetch_concurrency)?;
+        let indexer = BtcIndexer::open(&ctx.data_dir, network)
+            .with_context(|| format!("opening the Bitcoin store in {}", ctx.data_dir.display()))?;
+        match source {
+            Source::BlkDir(source) => sync(&source, indexer, &opts).await,
+            Source::Rest(source) => sync(&source, indexer, &opts).await,
+            Source::Rpc(source) => sync(&source, indexer, &opts).await,
+        }
+    })
+}
+
+async fn sync<S: BlockSource<Block = BtcBlock>>(
+    source: &S,
+    indexer: BtcIndexer,
+    opts: &SyncOptions,
+) -> anyhow::Result<()> {
+    tracing::info!(source = %source.describe(), follow = opts.follow, "indexing bitcoin");
+    let shutdown = crate::shutdown_on_signals();
+    let (progress, watch) = tokio::sync::watch::channel(Default::default());
+    let reporter = tokio::spawn(crate::progress::report("btc", watch));
+    let result = chainsleuth_sync::run(source, indexer, opts, shutdown, progress).await;
+    reporter.await.ok();
+    let report = result.context("indexing bitcoin")?;
+    match report.indexed {
+        Some(tip) => tracing::info!(
+            height = %tip.height,
+            hash = %tip.hash.to_reversed_hex(),
+            blocks = report.blocks,
+            txs = report.txs,
+            unwound = report.unwound,
+            "stopped at block"
+        ),
+        None => tracing::info!("the source has no blocks yet"),
+    }
+    Ok(())
+}
+
+/// Opens the Bitcoin store read-only and finds its network (or `given`).
+fn open_for_query(ctx: &Context, given: Option<NetworkArg>) -> anyhow::Result<(Store, Network)> {
+    let path = index::store_path(&ctx.data_dir);
+    if !path.exists() {
+        bail!("no Bitcoin index in {} (run `chainsleuth index btc` first, or pass --data-dir)", ctx.data_dir.display());
+    }
+    let store = index::open_read_only(&ctx.data_dir).with_context(|| format!("opening {}", path.display()))?;
+    let network = match given {
+        Some(network) => network.into(),
+        None => query::status(&store)?
+            .network
+            .as_deref()
+            .and_then(|name| Network::from_core_arg(name).ok())
+            .unwrap_or(Network::Bitcoin),
+    };
+    Ok((store, network))
+}
+
+/// Runs `chainsleuth address btc`.
+pub fn run_address(ctx: &Context, args: AddressBtcArgs) -> anyhow::Result<()> {
+    let (store, network) = open_for_query(ctx, args.network)?;
+    let summary = query::address_summary(&store, &args.address, network)?;
+    let page = query::address_history(&store, &args.address, network, args.cursor.as_deref(), args.limit)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({ "summary": summary, "history": page });
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    crate::render::address_btc(&mut out, &summary, &page)?;
+    Ok(())
+}
+
+/// Runs `chainsleuth tx btc`.
+pub fn run_tx(ctx: &Context, args: TxBtcArgs) -> anyhow::Result<()> {
+    let (store, network) = open_for_query(ctx, None)?;
+    let tx = query::tx(&store, &args.txid, network)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &tx)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    crate::render::tx_btc(&mut out, &tx)?;
+    Ok(())
+}
+
+/// Runs `chainsleuth simulate btc`.
+pub fn run_simulate(args: SimulateBtcArgs) -> anyhow::Result<()> {
+    let defaults = SimConfig::default();
+    let cfg = SimConfig {
+        blocks: args.blocks,
+        seed: args.seed,
+        txs_per_block: args.txs_per_block.unwrap_or(defaults.txs_per_block),
+        ..defaults
+    };
+    let summary = simulate_to_dir(&args.out, &cfg, args.xor)?;
+    println!(
+        "wrote {} blocks ({} transactions, {} addresses, {} bytes in {} files) to {}",
+        summary.blocks,
+        summary.txs,
+        summary.addresses,
+        summary.bytes,
+        summary.files,
+        summary.blocks_dir.display()
+    );
+    println!("tip {} at height {}", summary.tip_hash, summary.tip_height);
+    println!("ground truth in {}", summary.truth_file.display());
+    Ok(())
+}

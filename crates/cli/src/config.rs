@@ -1,0 +1,87 @@
+//! The TOML configuration file: typed sections parsed with serde and
+//! checked at start, so that a typo fails with the file and key named.
+//! Command-line flags override what the file says.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::btc_cmd::BtcConfig;
+use crate::logging::LogFormat;
+
+/// The whole configuration file. Every section is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the stores live (`--data-dir` overrides).
+    pub data_dir: Option<PathBuf>,
+    /// Log format (`--log-format` overrides).
+    pub log_format: Option<LogFormat>,
+    /// The Bitcoin indexer.
+    #[serde(default)]
+    pub btc: BtcConfig,
+    /// The Ethereum indexer.
+    #[serde(default)]
+    pub eth: toml::Table,
+    /// Tag sources and their schedules.
+    #[serde(default)]
+    pub tags: toml::Table,
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, or has an unknown or mistyped
+    /// key (the message names the key and line).
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+}
+
+/// Parses a duration such as `10s`, `500ms` or `6h` (for clap and serde).
+///
+/// # Errors
+/// A message naming the text that is not a duration.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("{text:?} is not a duration like 10s, 500ms or 6h: {err}"))
+}
+
+/// Deserializes a humantime duration string.
+pub fn de_duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let text = Option::<String>::deserialize(de)?;
+    text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_configs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Config::load(&path).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "expected example configs in {}", dir.display());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<Config>("[btc]\nnetwork = \"regtest\"\npol_interval = \"5s\"\n").unwrap_err();
+        assert!(err.to_string().contains("pol_interval"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse_or_explain() {
+        assert_eq!(parse_duration("1500ms"), Ok(std::time::Duration::from_millis(1500)));
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+}

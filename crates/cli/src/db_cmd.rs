@@ -1,0 +1,90 @@
+//! `chainsleuth status` and `chainsleuth db ...`: what every store holds,
+//! and a deterministic digest over all indexed data.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use chainsleuth_btc::index::{self, query};
+use clap::{Args, Subcommand};
+
+use crate::Context;
+
+/// Arguments of `chainsleuth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `chainsleuth db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Print a SHA-256 over every indexed row of a chain's store.
+    ///
+    /// Two stores that indexed the same chain have the same digest, however
+    /// they got there: another source, restarts after a crash, reorgs.
+    Digest(DigestArgs),
+}
+
+/// Arguments of `chainsleuth db digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Which chain's store.
+    #[arg(long, value_name = "CHAIN", default_value = "btc")]
+    pub chain: chainsleuth_core::Chain,
+}
+
+/// Runs `chainsleuth status`.
+pub fn run_status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
+    let btc = if index::store_path(&ctx.data_dir).exists() {
+        let store = index::open_read_only(&ctx.data_dir).context("opening the Bitcoin store")?;
+        Some(query::status(&store)?)
+    } else {
+        None
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "data_dir": ctx.data_dir, "btc": btc }))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "data dir    {}", ctx.data_dir.display())?;
+    match btc {
+        None => writeln!(out, "btc         not indexed")?,
+        Some(status) => {
+            let tip = match (status.tip_height, status.tip_hash) {
+                (Some(height), Some(hash)) => format!("height {height} ({hash})"),
+                _ => "empty".to_owned(),
+            };
+            writeln!(out, "btc         {} {tip}", status.network.as_deref().unwrap_or("?"))?;
+            writeln!(
+                out,
+                "            {} transactions, {} addresses, {:.1} MB on disk",
+                status.transactions,
+                status.addresses,
+                status.store_bytes as f64 / 1e6
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `chainsleuth db ...`.
+pub fn run_db(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
+    match cmd {
+        DbCommand::Digest(args) => {
+            let store = match args.chain {
+                chainsleuth_core::Chain::Bitcoin => {
+                    let path = index::store_path(&ctx.data_dir);
+                    anyhow::ensure!(path.exists(), "no Bitcoin index in {}", ctx.data_dir.display());
+                    index::open_read_only(&ctx.data_dir).with_context(|| format!("opening {}", path.display()))?
+                }
+                chainsleuth_core::Chain::Ethereum => anyhow::bail!("no Ethereum index support in this build yet"),
+            };
+            let digest = store.digest().context("hashing the store")?;
+            println!("{}", hex::encode(digest));
+            Ok(())
+        }
+    }
+}
