@@ -185,7 +185,7 @@ pub struct SimulateBtcArgs {
 enum Source {
     BlkDir(BlkDirSource),
     Rest(RestSource),
-    Rpc(RpcSource),
+    Rpc(Box<RpcSource>),
 }
 
 /// Merges flags over the `[btc]` config section and opens the block source.
@@ -222,7 +222,7 @@ fn open_source(args: &IndexBtcArgs, config: &BtcConfig, network: Network, parall
         (None, Some(_), None) => bail!("--rpc-user needs --rpc-password (or CHAINSLEUTH_RPC_PASSWORD)"),
         (None, None, Some(_)) => bail!("--rpc-password needs --rpc-user"),
     };
-    Ok(Source::Rpc(RpcSource::new(&RpcConfig { url, auth, http }).context("--rpc")?))
+    Ok(Source::Rpc(Box::new(RpcSource::new(&RpcConfig { url, auth, http }).context("--rpc")?)))
 }
 
 /// Runs `chainsleuth index btc`.
@@ -251,7 +251,7 @@ pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
         match source {
             Source::BlkDir(source) => sync(&source, indexer, &opts).await,
             Source::Rest(source) => sync(&source, indexer, &opts).await,
-            Source::Rpc(source) => sync(&source, indexer, &opts).await,
+            Source::Rpc(source) => sync(source.as_ref(), indexer, &opts).await,
         }
     })
 }
