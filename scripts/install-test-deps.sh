@@ -10,10 +10,12 @@ ANVIL_VERSION=1.7.1
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$repo/.tools"
 
+# libclang itself (libclang.so, libclang-14.so.1), not libclang-cpp, which
+# a fresh machine has but bindgen cannot use.
 have_libclang() {
-  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
-  compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null && return 0
-  compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null
+  ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' && return 0
+  compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null && return 0
+  compgen -G '/usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so*' >/dev/null
 }
 
 if ! have_libclang; then
