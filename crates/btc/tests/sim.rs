@@ -162,6 +162,29 @@ fn verify_inputs(secp: &Secp256k1<VerifyOnly>, tx: &Transaction, spent: &[TxOut]
     }
 }
 
+/// Runs input `index` of `tx` through Bitcoin Core's script interpreter with all standard flags, taproot included.
+fn core_verify(tx: &Transaction, spent: &[TxOut], index: usize) -> Result<(), bitcoinconsensus::Error> {
+    let bytes = consensus::serialize(tx);
+    let utxos: Vec<bitcoinconsensus::Utxo> = spent
+        .iter()
+        .map(|out| bitcoinconsensus::Utxo {
+            script_pubkey: out.script_pubkey.as_bytes().as_ptr(),
+            script_pubkey_len: out.script_pubkey.len() as u32,
+            value: out.value.to_sat() as i64,
+        })
+        .collect();
+    let flags = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
+    let script = spent[index].script_pubkey.as_bytes();
+    bitcoinconsensus::verify_with_flags(script, spent[index].value.to_sat(), &bytes, Some(&utxos), index, flags)
+}
+
+/// Checks every input of `tx` with Bitcoin Core's script interpreter.
+fn verify_with_core(tx: &Transaction, spent: &[TxOut]) {
+    for index in 0..spent.len() {
+        assert_eq!(core_verify(tx, spent, index), Ok(()), "Core rejects input {index} of {}", tx.compute_txid());
+    }
+}
+
 /// Walks a chain as a node would, failing on any broken rule, and recounts every address.
 fn walk(blocks: &[Block]) -> Walk {
     let secp = Secp256k1::verification_only();
@@ -205,6 +228,7 @@ fn walk(blocks: &[Block]) -> Walk {
                     spent.push(coin.out);
                 }
                 verify_inputs(&secp, tx, &spent);
+                verify_with_core(tx, &spent);
                 walk.inputs_verified += tx.input.len() as u64;
                 let total_in: u64 = spent.iter().map(|o| o.value.to_sat()).sum();
                 let total_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
@@ -505,4 +529,39 @@ fn values_are_in_range() {
             }
         }
     }
+}
+
+#[test]
+fn core_interpreter_rejects_a_tampered_transaction() {
+    let chain = build_chain(&SimConfig { blocks: 105, seed: 2, txs_per_block: 5, ..SimConfig::default() });
+    let outputs: HashMap<OutPoint, TxOut> = chain
+        .blocks
+        .iter()
+        .flat_map(|b| &b.txdata)
+        .flat_map(|tx| {
+            let txid = tx.compute_txid();
+            tx.output.iter().enumerate().map(move |(vout, out)| (OutPoint { txid, vout: vout as u32 }, out.clone()))
+        })
+        .collect();
+    let tx = chain.blocks.iter().flat_map(|b| b.txdata.iter().skip(1)).last().expect("a spending transaction");
+    let spent: Vec<TxOut> = tx.input.iter().map(|i| outputs[&i.previous_output].clone()).collect();
+    verify_with_core(tx, &spent);
+    let mut tampered = tx.clone();
+    tampered.output[0].value += Amount::from_sat(1);
+    let result = core_verify(&tampered, &spent, 0);
+    assert!(result.is_err(), "a changed output must invalidate the signature");
+}
+
+#[test]
+fn empty_configurations_give_valid_chains() {
+    let genesis_only = build_chain(&SimConfig { blocks: 0, ..SimConfig::default() });
+    assert_eq!(genesis_only.blocks, vec![genesis_block(Network::Regtest)]);
+    assert_eq!(genesis_only.truth, truth_of(&walk(&genesis_only.blocks), &genesis_only.blocks));
+    let coinbases = build_chain(&SimConfig { blocks: 120, txs_per_block: 0, ..SimConfig::default() });
+    assert!(coinbases.blocks.iter().all(|b| b.txdata.len() == 1));
+    assert_eq!(coinbases.truth, truth_of(&walk(&coinbases.blocks), &coinbases.blocks));
+    // A zero-length branch is the chain cut at the fork, with the truth of that prefix.
+    let cut = coinbases.with_branch(Height::new(110), 0, 1);
+    assert_eq!(hashes(&cut.blocks), hashes(&coinbases.blocks[..=110]));
+    assert_eq!(cut.truth, truth_of(&walk(&cut.blocks), &cut.blocks));
 }
