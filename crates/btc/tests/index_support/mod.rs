@@ -66,14 +66,19 @@ impl BlockSource for MemSource {
 }
 
 /// Runs the real sync loop from `source` into the store under `data_dir`.
-pub fn sync(data_dir: &Path, source: &MemSource, network: Network, opts: &SyncOptions) -> SyncReport {
+pub fn sync<S: BlockSource<Block = BtcBlock>>(
+    data_dir: &Path,
+    source: &S,
+    network: Network,
+    opts: &SyncOptions,
+) -> SyncReport {
     try_sync(data_dir, source, network, opts).expect("sync succeeds")
 }
 
 /// Like [`sync`], returning the loop's error.
-pub fn try_sync(
+pub fn try_sync<S: BlockSource<Block = BtcBlock>>(
     data_dir: &Path,
-    source: &MemSource,
+    source: &S,
     network: Network,
     opts: &SyncOptions,
 ) -> Result<SyncReport, chainsleuth_sync::SyncError> {
