@@ -83,13 +83,20 @@ pub(crate) struct World {
 
 impl World {
     fn new(rng: ChaCha20Rng, target: u32) -> Self {
+        // The context is blinded with system randomness against side channels; that changes no key, signature or
+        // nonce (ECDSA nonces are RFC6979, Schnorr ones use no auxiliary randomness), so output stays deterministic.
         World { secp: Secp256k1::new(), rng, wallet: Wallet::new(), peels: Vec::new(), height: 0, target }
+    }
+
+    /// Adds an owner with one address and returns its id.
+    pub fn add_owner(&mut self, kind: Kind, role: Role) -> u32 {
+        self.wallet.add_owner(&self.secp, &mut self.rng, kind, role)
     }
 
     /// Creates the everyday population: miners, services (exchanges) and users of every script type.
     pub fn populate(&mut self) {
         for kind in [Kind::P2wpkh, Kind::P2pkh, Kind::P2tr] {
-            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::Miner);
+            self.add_owner(kind, Role::Miner);
         }
         let services = 3 + self.target / 20;
         for i in 0..services {
@@ -98,7 +105,7 @@ impl World {
                 1 => Kind::P2shMultisig,
                 _ => Kind::P2pkh,
             };
-            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::Service);
+            self.add_owner(kind, Role::Service);
         }
         let users = 100 + 8 * self.target;
         for _ in 0..users {
@@ -108,7 +115,7 @@ impl World {
                 70..90 => Kind::P2tr,
                 _ => Kind::P2shMultisig,
             };
-            self.wallet.add_owner(&self.secp, &mut self.rng, kind, Role::User);
+            self.add_owner(kind, Role::User);
         }
     }
 
@@ -321,16 +328,28 @@ impl World {
         Some(Draft { inputs, outputs, fee, change: None, peel: None })
     }
 
-    /// Starts a peel chain from the largest coin of a random user, if one is big enough. Returns whether it did.
+    /// Starts a peel chain of `hops` hops from the largest coin of a random user, if one is big enough. Returns
+    /// whether it did.
     pub fn start_peel(&mut self, hops: u32) -> bool {
         for _ in 0..8 {
             let Some(owner) = self.wallet.pick_owner(&mut self.rng, &self.wallet.users, 1) else { return false };
-            if let Some(coin) = self.wallet.take_largest(owner, PEEL_MIN) {
-                self.peels.push(PeelChain { owner, coin: Some(coin), hops_left: hops });
+            if self.peel_from(owner, hops) {
                 return true;
             }
         }
         false
+    }
+
+    /// Starts a peel chain of `hops` hops from the largest coin of `owner`, if it is big enough. Returns whether it
+    /// did. The first hop is in the next block.
+    pub fn peel_from(&mut self, owner: u32, hops: u32) -> bool {
+        match self.wallet.take_largest(owner, PEEL_MIN) {
+            Some(coin) => {
+                self.peels.push(PeelChain { owner, coin: Some(coin), hops_left: hops });
+                true
+            }
+            None => false,
+        }
     }
 
     /// The next hop of peel chain `index`: a small payment out (often to an exchange) and the large rest to a

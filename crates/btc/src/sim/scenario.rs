@@ -7,11 +7,12 @@
 //!
 //! 1. Add a variant to [`Scenario`] with a doc comment, and its name to [`Scenario::name`] and `FromStr`.
 //! 2. Write a type implementing [`Plan`] holding the scenario's state (its actors' owner ids, the step it is at):
-//!    - `setup` creates its actors with `world.wallet.add_owner` (for example a seized wallet, a mixer, an
-//!      exchange's deposit and hot wallets);
+//!    - `setup` creates its actors with `World::add_owner` (for example a seized wallet, a mixer, an exchange's
+//!      deposit and hot wallets) and remembers their owner ids;
 //!    - `scripted` returns the transactions it needs in the block at `world.height`, built with the shape
-//!      builders on `World` (`payment`, `batch_payout`, `consolidation`, `coinjoin`, `start_peel`, `finish` for a
-//!      custom shape), so a laundering case is a script of hops: seized wallet -> peel chain -> mixer -> deposit;
+//!      builders on `World` (`payment`, `batch_payout`, `consolidation`, `coinjoin`, `peel_from`, and `pay` plus
+//!      `finish` for a custom shape), so a laundering case is a script of hops: seized wallet -> peel chain ->
+//!      mixer -> exchange deposit. Coins are spendable from the block after the one that creates them;
 //!    - `mix` may change the weights of everyday traffic.
 //! 3. Return it from [`Scenario::plan`]. Anything it must report (tags, the expected path) goes in a new optional
 //!    field of the ground truth, filled from the plan's state.
