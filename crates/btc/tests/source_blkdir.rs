@@ -7,6 +7,7 @@ mod source_util;
 use std::path::Path;
 
 use bitcoin::{Block, Network};
+use chainsleuth_btc::sim::{build_chain, build_stale_branch, write_blocks_dir, BlkDirOptions, SimConfig};
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, BtcSourceError, XorMode};
 use chainsleuth_btc::to_core_hash;
 use chainsleuth_core::Height;
@@ -61,6 +62,19 @@ async fn out_of_order_blocks_and_a_stale_branch_give_the_best_chain() {
     assert!(source.describe().contains("blocks"), "{}", source.describe());
     // Also when pointed at blocks/ itself.
     assert_serves(&open(&tmp.path().join("blocks"), XorMode::Off), &main).await;
+}
+
+#[tokio::test]
+async fn a_simulated_chain_written_by_the_chain_builder_reads_back() {
+    let sim = build_chain(&SimConfig { blocks: 160, seed: 3, txs_per_block: 6, ..SimConfig::default() });
+    let stale = build_stale_branch(&sim, Height::new(150), 4, 77);
+    for xor_key in [None, Some(KEY)] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let options = BlkDirOptions { max_file_size: 64 * 1024, xor_key, shuffle: true, stale: stale.clone() };
+        let layout = write_blocks_dir(tmp.path(), &sim.blocks, &options).expect("write blocks dir");
+        assert!(layout.files.len() > 2, "several files");
+        assert_serves(&open(tmp.path(), XorMode::Auto), &sim.blocks).await;
+    }
 }
 
 #[tokio::test]

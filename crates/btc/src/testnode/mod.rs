@@ -64,6 +64,8 @@ enum Fault {
     Status(u16),
     /// Status 200 with bytes that are neither JSON nor a block.
     Garbage,
+    /// The real answer (to aim a later fault at a later request).
+    Pass,
 }
 
 /// A served block: its hash, header and serialization.
@@ -241,6 +243,12 @@ impl CoreMock {
     /// neither JSON nor a block.
     pub fn garbage_next(&self, n: usize) {
         State::lock(&self.state).faults.extend(std::iter::repeat_n(Fault::Garbage, n));
+    }
+
+    /// Answers the next `n` requests normally; faults queued after this
+    /// then hit the requests that follow.
+    pub fn pass_next(&self, n: usize) {
+        State::lock(&self.state).faults.extend(std::iter::repeat_n(Fault::Pass, n));
     }
 
     /// Delays every answer by `delay` (zero to stop).

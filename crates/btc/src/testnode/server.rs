@@ -69,7 +69,7 @@ async fn inject_faults(State(state): State<Shared>, request: Request, next: Next
             (StatusCode::OK, [(CONTENT_TYPE, "application/json")], &b"\x00\x9f<html>garbage{\"result\":"[..])
                 .into_response()
         }
-        None => next.run(request).await,
+        None | Some(Fault::Pass) => next.run(request).await,
     }
 }
 
