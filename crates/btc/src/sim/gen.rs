@@ -9,7 +9,7 @@ use bitcoin::secp256k1::{All, Secp256k1};
 use bitcoin::transaction::Version;
 use bitcoin::{
     absolute::LockTime, merkle_tree, Address, Amount, Block, CompactTarget, Network, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+    Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
 };
 use chainsleuth_core::Height;
 use rand::seq::SliceRandom;
@@ -461,11 +461,29 @@ impl Generator {
 
     /// Builds the next block.
     pub fn step(&mut self) {
-        let w = &mut self.world;
-        w.height += 1;
-        let height = w.height;
-        w.wallet.mature(height);
+        self.world.height += 1;
+        let height = self.world.height;
+        self.world.wallet.mature(height);
+        let drafts = self.draft_block();
+        let signed = sign_all(&self.world.secp, &self.world.wallet.slots, &drafts);
+        let fees = drafts.iter().map(|d| d.fee).sum::<u64>();
+        let mut txdata = Vec::with_capacity(signed.len() + 1);
+        let mut txids = Vec::with_capacity(signed.len() + 1);
+        let coinbase = self.coinbase(height, subsidy(height) + fees, signed.iter().map(|(tx, _)| tx));
+        txids.push(coinbase.compute_txid());
+        txdata.push(coinbase);
+        for (draft, (tx, txid)) in drafts.into_iter().zip(signed) {
+            self.settle(&draft, txid);
+            txdata.push(tx);
+            txids.push(txid);
+        }
+        self.world.peels.retain(|chain| chain.coin.is_some());
+        self.mine(txdata, txids);
+    }
 
+    /// Drafts the block's transactions: the scenario's own, peel chain hops, then everyday traffic up to the target.
+    fn draft_block(&mut self) -> Vec<Draft> {
+        let w = &mut self.world;
         let mut drafts = self.plan.scripted(w);
         for index in 0..w.peels.len() {
             drafts.extend(w.peel_step(index));
@@ -485,43 +503,39 @@ impl Generator {
                 None => misses += 1,
             }
         }
+        drafts
+    }
 
-        let signed = sign_all(&w.secp, &w.wallet.slots, &drafts);
-        let mut fees = 0;
-        let mut txdata = Vec::with_capacity(signed.len() + 1);
-        let mut txids = Vec::with_capacity(signed.len() + 1);
-        let mut touched = Vec::new();
-        for (draft, (tx, txid)) in drafts.into_iter().zip(signed) {
-            fees += draft.fee;
-            touched.clear();
-            for utxo in &draft.inputs {
-                w.wallet.stats[utxo.slot as usize].sent += utxo.value;
-                touched.push(utxo.slot);
-            }
-            for (vout, out) in draft.outputs.iter().enumerate() {
-                let Some((slot, p2pk)) = out.to else { continue };
-                w.wallet.stats[slot as usize].received += out.value;
-                touched.push(slot);
-                let vout = u32::try_from(vout).expect("fewer than 2^32 outputs");
-                let utxo = Utxo { outpoint: OutPoint { txid, vout }, value: out.value, slot, p2pk };
-                match draft.peel {
-                    Some(chain) if draft.change == Some(vout) => w.peels[chain].coin = Some(utxo),
-                    _ => w.wallet.credit(utxo),
-                }
-            }
-            touched.sort_unstable();
-            touched.dedup();
-            for &slot in &touched {
-                w.wallet.stats[slot as usize].tx_count += 1;
-            }
-            txdata.push(tx);
-            txids.push(txid);
+    /// Records a signed draft: the figures of every address it touches, and its outputs as coins spendable from
+    /// the next block (or as the next coin of its peel chain).
+    fn settle(&mut self, draft: &Draft, txid: Txid) {
+        let wallet = &mut self.world.wallet;
+        let mut touched = Vec::with_capacity(draft.inputs.len() + draft.outputs.len());
+        for utxo in &draft.inputs {
+            wallet.stats[utxo.slot as usize].sent += utxo.value;
+            touched.push(utxo.slot);
         }
-        w.peels.retain(|chain| chain.coin.is_some());
+        for (vout, out) in draft.outputs.iter().enumerate() {
+            let Some((slot, p2pk)) = out.to else { continue };
+            wallet.stats[slot as usize].received += out.value;
+            touched.push(slot);
+            let vout = u32::try_from(vout).expect("fewer than 2^32 outputs");
+            let utxo = Utxo { outpoint: OutPoint { txid, vout }, value: out.value, slot, p2pk };
+            match draft.peel {
+                Some(chain) if draft.change == Some(vout) => self.world.peels[chain].coin = Some(utxo),
+                _ => wallet.credit(utxo),
+            }
+        }
+        // A transaction that both spends from and pays to an address counts once for it.
+        touched.sort_unstable();
+        touched.dedup();
+        for slot in touched {
+            wallet.stats[slot as usize].tx_count += 1;
+        }
+    }
 
-        let coinbase = self.coinbase(height, subsidy(height) + fees, &txdata);
-        txids.insert(0, coinbase.compute_txid());
-        txdata.insert(0, coinbase);
+    /// Puts `txdata` (coinbase first, `txids` alongside) under a header that meets regtest's proof of work.
+    fn mine(&mut self, txdata: Vec<Transaction>, txids: Vec<Txid>) {
         let merkle_root = merkle_tree::calculate_root(txids.into_iter().map(|t| t.to_raw_hash()))
             .map(TxMerkleNode::from_raw_hash)
             .expect("a block has a coinbase");
@@ -545,7 +559,12 @@ impl Generator {
 
     /// The coinbase of block `height` paying `reward` to a miner, with a witness commitment when `txs` have
     /// witnesses.
-    fn coinbase(&mut self, height: u32, reward: u64, txs: &[Transaction]) -> Transaction {
+    fn coinbase<'a>(
+        &mut self,
+        height: u32,
+        reward: u64,
+        txs: impl Iterator<Item = &'a Transaction> + Clone,
+    ) -> Transaction {
         let w = &mut self.world;
         let miner = w.wallet.miners[w.rng.gen_range(0..w.wallet.miners.len())];
         let slot = w.slot_of(miner, 0.2);
@@ -558,7 +577,7 @@ impl Generator {
         tag[0] = self.segment.0;
         tag[1..].copy_from_slice(&self.segment.1.to_le_bytes());
         let script_sig = Builder::new().push_int(i64::from(height)).push_slice(tag).into_script();
-        let segwit = txs.iter().any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()));
+        let segwit = txs.clone().any(|tx| tx.input.iter().any(|i| !i.witness.is_empty()));
         let mut coinbase = Transaction {
             version: Version::TWO,
             lock_time: LockTime::ZERO,
@@ -573,7 +592,7 @@ impl Generator {
         if segwit {
             // The witness root counts the coinbase as all zeros, so it can be computed before the commitment exists.
             let wtxids = std::iter::once(bitcoin::Wtxid::all_zeros().to_raw_hash())
-                .chain(txs.iter().map(|tx| tx.compute_wtxid().to_raw_hash()));
+                .chain(txs.map(|tx| tx.compute_wtxid().to_raw_hash()));
             let root = merkle_tree::calculate_root(wtxids).map(bitcoin::WitnessMerkleNode::from_raw_hash);
             let root = root.expect("at least the coinbase");
             let commitment = Block::compute_witness_commitment(&root, &[0u8; 32]);
