@@ -189,6 +189,12 @@ pub enum IndexError {
         /// Which row.
         what: &'static str,
     },
+    /// The source could not be set up (bad URL).
+    #[error("setting up the eth source")]
+    Source(#[from] RpcError),
+    /// A query of the store's own rows failed.
+    #[error("reading the eth store")]
+    Query(#[from] QueryError),
     /// The genesis file could not be read or parsed.
     #[error("genesis file {path}: {reason}")]
     Genesis {

@@ -13,12 +13,13 @@ use chainsleuth_store::{Codec, Direction, Meta, Store, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 
 use crate::error::IndexError;
+use crate::query::EthQuery;
 use crate::schema::{
     dir, BalanceRow, EthAddrIds, EthAddrs, EthAssets, EthBalances, EthBlockTxs, EthBlocks, EthHistory, EthStatus,
     EthTokenMeta, EthTokens, EthTransfers, EthTxs, HistoryRow, TransferRow, GENESIS_CREDITS, NEXT_ADDRESS_ID,
     NEXT_ASSET_ID, STATUS_PRUNED_BELOW, STATUS_TRACES_MISSING, STATUS_TRACE_MODE, TRANSFER_COUNT,
 };
-use crate::source::{EthBlock, Finalized};
+use crate::source::{EthBlock, EthSource, Finalized, SourceConfig};
 use crate::transfer::{Asset, TraceCoverage, TransferKind, GENESIS_POS};
 
 /// Writes Ethereum blocks into the `eth` store.
@@ -378,6 +379,20 @@ impl EthIndexer {
         }
         Ok(())
     }
+}
+
+/// Builds the source for `config` and the indexer for `store`, wired
+/// together: the indexer prunes undo records the source's node calls
+/// final, and the source skips metadata of tokens the store already has.
+/// Restartable from any committed tip: all state is in the store.
+///
+/// # Errors
+/// [`IndexError::Source`] on a bad URL; store read errors.
+pub fn connect(store: Arc<Store>, config: SourceConfig) -> Result<(EthSource, EthIndexer), IndexError> {
+    let source = EthSource::new(config)?;
+    source.preload_tokens(EthQuery::new(&store).all_tokens()?);
+    let indexer = EthIndexer::new(store)?.with_finalized(source.finalized());
+    Ok((source, indexer))
 }
 
 impl Indexer for EthIndexer {

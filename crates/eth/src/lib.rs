@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub use decode::{decode_block, DecodeConfig, DEPOSIT_TOPIC, MAINNET_WETH, TRANSFER_TOPIC, WITHDRAWAL_TOPIC};
 pub use error::{DecodeError, FetchError, IndexError, QueryError, RpcError};
 pub use genesis::load_genesis_alloc;
-pub use index::EthIndexer;
+pub use index::{connect, EthIndexer};
 pub use query::{
     format_balance, parse_address, parse_asset, AddressSummary, AssetBalance, AssetInfo, EthQuery, HistoryEntry,
     HistoryPage, Status, TipView, TransferView, TxTransfers,

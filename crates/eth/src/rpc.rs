@@ -60,6 +60,9 @@ struct Request<'a> {
 #[derive(Deserialize)]
 struct Response {
     id: Option<serde_json::Value>,
+    /// `Some` whenever the member is there, `null` included (a valid
+    /// result: no such block or receipt).
+    #[serde(default, deserialize_with = "present")]
     result: Option<Box<RawValue>>,
     error: Option<ErrorObject>,
 }
@@ -69,6 +72,10 @@ struct ErrorObject {
     code: i64,
     #[serde(default)]
     message: String,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// The JSON-RPC client of one node.
