@@ -425,8 +425,15 @@ impl Inner {
     /// Removes the XOR obfuscation from `bytes` read at `offset` of a file.
     fn unxor(&self, bytes: &mut [u8], offset: u64) {
         if let Some(key) = self.key {
-            for (i, byte) in bytes.iter_mut().enumerate() {
-                *byte ^= key[((offset + i as u64) % 8) as usize];
+            // The key as it lines up with `bytes[0..8]`, then applied eight bytes at a time.
+            let mut aligned = [0u8; 8];
+            for (i, k) in aligned.iter_mut().enumerate() {
+                *k = key[((offset + i as u64) % 8) as usize];
+            }
+            for chunk in bytes.chunks_mut(8) {
+                for (byte, k) in chunk.iter_mut().zip(aligned) {
+                    *byte ^= k;
+                }
             }
         }
     }
