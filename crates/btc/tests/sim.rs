@@ -498,6 +498,13 @@ fn simulate_to_dir_writes_blocks_and_truth() {
         summary.xor_key.as_ref().map(|k| &k[..])
     );
     assert_eq!(GroundTruth::read_json(&summary.truth_file).expect("truth"), chain.truth);
+    // Plain JSON: the tip hash in Bitcoin's display hex, amounts as integer satoshi.
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&summary.truth_file).expect("truth")).expect("json");
+    assert_eq!(json["tip_hash"], serde_json::json!(chain.blocks[110].block_hash().to_string()));
+    assert_eq!(json["tip_height"], serde_json::json!(110));
+    let (address, figures) = chain.truth.addresses.iter().next().expect("an address");
+    assert_eq!(json["addresses"][address]["balance"], serde_json::json!(figures.balance.0));
+    assert_eq!(json["addresses"][address]["tx_count"], serde_json::json!(figures.tx_count));
     let read: BTreeSet<BlockHash> = read_blocks_dir(dir.path()).iter().map(|(_, _, b)| b.block_hash()).collect();
     assert_eq!(read, hashes(&chain.blocks).into_iter().collect());
 
