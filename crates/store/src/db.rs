@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chainsleuth_core::{BlockHash, BlockRef, Height};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, FlushOptions, Options,
-    ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, FlushOptions, Options, ReadOptions,
+    WriteBatch, WriteOptions, DB,
 };
 use sha2::{Digest, Sha256};
 
@@ -223,11 +223,8 @@ impl Store {
             .iter()
             .zip(results)
             .map(|(key, result)| {
-                let value = result.map_err(|source| StoreError::Read {
-                    table: T::NAME,
-                    key_hex: hex::encode(key),
-                    source,
-                })?;
+                let value =
+                    result.map_err(|source| StoreError::Read { table: T::NAME, key_hex: hex::encode(key), source })?;
                 match value {
                     None => Ok(None),
                     Some(bytes) => Self::decode_row::<T>(key, &bytes).map(|(_, v)| Some(v)),
@@ -242,7 +239,12 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::UnknownTable`]; the iterator yields read and decode errors.
-    pub fn scan<T: Table>(&self, prefix: &[u8], from: Option<&[u8]>, direction: Direction) -> Result<Rows<'_, T>, StoreError> {
+    pub fn scan<T: Table>(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        direction: Direction,
+    ) -> Result<Rows<'_, T>, StoreError> {
         let cf = self.cf(T::NAME)?;
         let mut opts = ReadOptions::default();
         opts.set_iterate_lower_bound(prefix.to_vec());
@@ -509,7 +511,12 @@ impl Batch<'_> {
     ///
     /// # Errors
     /// [`StoreError::UnknownTable`].
-    pub fn update<T: Table>(&mut self, key: &T::Key, value: &T::Value, old: Option<&T::Value>) -> Result<(), StoreError> {
+    pub fn update<T: Table>(
+        &mut self,
+        key: &T::Key,
+        value: &T::Value,
+        old: Option<&T::Value>,
+    ) -> Result<(), StoreError> {
         let key = key.encode();
         self.inner.put_cf(self.store.cf(T::NAME)?, &key, value.encode());
         self.track(T::NAME, key, old.map(Codec::encode))

@@ -11,8 +11,10 @@ tables! {
     Summary("test_summary"): AddressId => u64;
 }
 
-static SCHEMA: Schema = Schema { name: "test", format: 1, tables: &["test_history", "test_summary"], digest_excludes: &[] };
-static OTHER_FORMAT: Schema = Schema { name: "test", format: 2, tables: &["test_history", "test_summary"], digest_excludes: &[] };
+static SCHEMA: Schema =
+    Schema { name: "test", format: 1, tables: &["test_history", "test_summary"], digest_excludes: &[] };
+static OTHER_FORMAT: Schema =
+    Schema { name: "test", format: 2, tables: &["test_history", "test_summary"], digest_excludes: &[] };
 
 fn tip(height: u64) -> BlockRef {
     BlockRef { height: Height::new(height), hash: BlockHash([height as u8; 32]) }
@@ -36,14 +38,25 @@ fn scans_page_in_both_directions_from_a_cursor() {
     assert!(rows.iter().all(|((addr, _), _)| *addr == AddressId(2)));
     assert!(rows.windows(2).all(|w| w[0].0 .1 < w[1].0 .1));
 
-    let newest: Vec<_> = store.scan::<History>(&prefix, None, Direction::Reverse).unwrap().take(2).map(Result::unwrap).collect();
+    let newest: Vec<_> =
+        store.scan::<History>(&prefix, None, Direction::Reverse).unwrap().take(2).map(Result::unwrap).collect();
     assert_eq!(newest[0].0, (AddressId(2), TxNum(147)));
     // A cursor between rows: reverse scan resumes at the next older row.
     let cursor = chainsleuth_store::Codec::encode(&(AddressId(2), TxNum(100)));
-    let page: Vec<_> = store.scan::<History>(&prefix, Some(&cursor), Direction::Reverse).unwrap().take(1).map(Result::unwrap).collect();
+    let page: Vec<_> = store
+        .scan::<History>(&prefix, Some(&cursor), Direction::Reverse)
+        .unwrap()
+        .take(1)
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(page[0].0, (AddressId(2), TxNum(99)));
     // The first address's rows end where its prefix does.
-    let last_of_first = store.scan::<History>(&chainsleuth_store::Codec::encode(&AddressId(1)), None, Direction::Reverse).unwrap().next().unwrap().unwrap();
+    let last_of_first = store
+        .scan::<History>(&chainsleuth_store::Codec::encode(&AddressId(1)), None, Direction::Reverse)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
     assert_eq!(last_of_first.0, (AddressId(1), TxNum(147)));
 }
 
@@ -117,6 +130,7 @@ fn opening_another_format_fails_with_both_numbers() {
     let err = Store::open(dir.path(), &OTHER_FORMAT, OpenMode::ReadWrite).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("format 1") && text.contains("format 2"), "{text}");
-    let meta = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap().get::<Meta>(&"schema".to_owned()).unwrap();
+    let meta =
+        Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap().get::<Meta>(&"schema".to_owned()).unwrap();
     assert_eq!(meta.as_deref(), Some(&b"test"[..]));
 }
