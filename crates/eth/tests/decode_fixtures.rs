@@ -94,6 +94,9 @@ fn shell(txs: Vec<B256>) -> (RawBlock, Vec<RawReceipt>) {
 
 type Moves = BTreeSet<(u32, Address, Address, U256)>;
 
+/// (log index, token, from, to, amount).
+type TokenMove = (u32, Address, Option<Address>, Option<Address>, U256);
+
 fn internal_moves(traces: Traces, txs: Vec<B256>) -> Moves {
     let (block, receipts) = shell(txs);
     let decoded = decode_block(&BlockData { block, receipts, traces }, &DecodeConfig::default()).unwrap();
@@ -303,27 +306,26 @@ fn post_london_block_with_tokens_fees_and_withdrawals() {
         .filter(|l| l["topics"].as_array().unwrap().len() == 3)
         .map(|l| (l["transaction_hash"].as_str().unwrap().to_owned(), l["log_index"].as_u64().unwrap()))
         .collect();
-    let want: BTreeSet<(u32, Address, Option<Address>, Option<Address>, U256)> =
-        etl_lines("etl_17173049_token_transfers.jsonl")
-            .iter()
-            .filter(|t| {
-                three_topics
-                    .contains(&(t["transaction_hash"].as_str().unwrap().to_owned(), t["log_index"].as_u64().unwrap()))
-            })
-            .filter(|t| t["value"] != "0")
-            .map(|t| {
-                let party =
-                    |k: &str| Some(t[k].as_str().unwrap().parse::<Address>().unwrap()).filter(|a| *a != Address::ZERO);
-                let amount: U256 = t["value"].as_str().unwrap().parse().unwrap();
-                (
-                    t["log_index"].as_u64().unwrap() as u32,
-                    t["token_address"].as_str().unwrap().parse().unwrap(),
-                    party("from_address"),
-                    party("to_address"),
-                    amount,
-                )
-            })
-            .collect();
+    let want: BTreeSet<TokenMove> = etl_lines("etl_17173049_token_transfers.jsonl")
+        .iter()
+        .filter(|t| {
+            three_topics
+                .contains(&(t["transaction_hash"].as_str().unwrap().to_owned(), t["log_index"].as_u64().unwrap()))
+        })
+        .filter(|t| t["value"] != "0")
+        .map(|t| {
+            let party =
+                |k: &str| Some(t[k].as_str().unwrap().parse::<Address>().unwrap()).filter(|a| *a != Address::ZERO);
+            let amount: U256 = t["value"].as_str().unwrap().parse().unwrap();
+            (
+                t["log_index"].as_u64().unwrap() as u32,
+                t["token_address"].as_str().unwrap().parse().unwrap(),
+                party("from_address"),
+                party("to_address"),
+                amount,
+            )
+        })
+        .collect();
     let got: BTreeSet<_> = decoded
         .transfers
         .iter()
