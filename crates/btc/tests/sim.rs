@@ -521,7 +521,8 @@ fn scenario_names_parse() {
     for scenario in Scenario::ALL {
         assert_eq!(scenario.to_string().parse::<Scenario>(), Ok(*scenario));
     }
-    assert!("laundering-x".parse::<Scenario>().is_err());
+    let err = "laundering-x".parse::<Scenario>().expect_err("unknown");
+    assert_eq!(err.to_string(), "unknown scenario \"laundering-x\" (known: basic)");
     assert_eq!(SimConfig::default().scenario, Scenario::Basic);
 }
 

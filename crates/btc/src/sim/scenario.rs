@@ -1,12 +1,12 @@
 //! Scenarios: what happens on a simulated chain besides everyday traffic.
 //!
-//! There is one generator ([`super::gen`]); a scenario only steers it through the [`Plan`] hook, so every
+//! There is one generator (module `sim::gen`); a scenario only steers it through the `Plan` hook, so every
 //! scenario gets valid blocks, signatures, the wallet model and ground truth for free.
 //!
 //! # Adding a scenario
 //!
-//! 1. Add a variant to [`Scenario`] with a doc comment, and its name to [`Scenario::name`] and `FromStr`.
-//! 2. Write a type implementing [`Plan`] holding the scenario's state (its actors' owner ids, the step it is at):
+//! 1. Add a variant to [`Scenario`] with a doc comment, to [`Scenario::ALL`], and its name to [`Scenario::name`].
+//! 2. Write a type implementing `Plan` holding the scenario's state (its actors' owner ids, the step it is at):
 //!    - `setup` creates its actors with `World::add_owner` (for example a seized wallet, a mixer, an exchange's
 //!      deposit and hot wallets) and remembers their owner ids;
 //!    - `scripted` returns the transactions it needs in the block at `world.height`, built with the shape
@@ -14,7 +14,7 @@
 //!      `finish` for a custom shape), so a laundering case is a script of hops: seized wallet -> peel chain ->
 //!      mixer -> exchange deposit. Coins are spendable from the block after the one that creates them;
 //!    - `mix` may change the weights of everyday traffic.
-//! 3. Return it from [`Scenario::plan`]. Anything it must report (tags, the expected path) goes in a new optional
+//! 3. Return it from `Scenario::plan`. Anything it must report (tags, the expected path) goes in a new optional
 //!    field of the ground truth, filled from the plan's state.
 //!
 //! A plan draws randomness only from `world.rng` and keeps its state in ordered collections, so a scenario chain
@@ -65,7 +65,7 @@ impl fmt::Display for Scenario {
 
 /// A scenario name that is not known.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scenario {0:?} (known: basic)")]
+#[error("unknown scenario {0:?} (known: {known})", known = Scenario::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "))]
 pub struct ParseScenarioError(pub String);
 
 impl FromStr for Scenario {
