@@ -414,16 +414,25 @@ pub fn map_graphsense_concepts<'a>(
 ) -> Result<Category, UnknownCategoryError> {
     let mut found = None;
     for concept in concepts {
-        let id = concept.trim().to_ascii_lowercase();
-        let mapped = match GRAPHSENSE_CONCEPTS.iter().find(|(name, _)| *name == id) {
-            Some((_, mapped)) => *mapped,
-            None => Some(id.parse::<Category>()?),
-        };
+        let mapped = map_graphsense_concept(concept)?;
         if found.is_none() {
             found = mapped;
         }
     }
     Ok(found.unwrap_or(Category::Other))
+}
+
+/// Maps one GraphSense concept (or one of our category names) onto our
+/// category; `None` for a known concept our categories do not capture.
+///
+/// # Errors
+/// [`UnknownCategoryError`] for a name that is neither.
+pub fn map_graphsense_concept(concept: &str) -> Result<Option<Category>, UnknownCategoryError> {
+    let id = concept.trim().to_ascii_lowercase();
+    match GRAPHSENSE_CONCEPTS.iter().find(|(name, _)| *name == id) {
+        Some((_, mapped)) => Ok(*mapped),
+        None => id.parse::<Category>().map(Some),
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::{Draft, Field, Item, Items, ReadContext};
 use crate::error::{RowError, TagsError};
 use crate::lines::Lines;
 use crate::model::{entity_id, Entity};
-use crate::taxonomy::map_graphsense_concepts;
+use crate::taxonomy::{map_graphsense_concept, Category};
 
 /// The largest header accepted, in bytes.
 const MAX_HEADER: usize = 1 << 20;
@@ -294,10 +294,13 @@ fn actor(entry: &Mapping) -> Result<Entity, String> {
     let concepts = strings(entry.get("categories"));
     let mut categories = Vec::new();
     for concept in &concepts {
-        let category = map_graphsense_concepts([concept.as_str()]).map_err(|e| e.to_string())?;
-        if !categories.contains(&category) {
+        let category = map_graphsense_concept(concept).map_err(|e| e.to_string())?;
+        if let Some(category) = category.filter(|c| !categories.contains(c)) {
             categories.push(category);
         }
+    }
+    if categories.is_empty() {
+        categories.push(Category::Other);
     }
     let mut jurisdictions = Vec::new();
     for code in strings(entry.get("jurisdictions")) {
