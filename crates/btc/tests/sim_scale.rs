@@ -26,4 +26,5 @@ fn timed(cfg: &SimConfig) {
 fn build_times_at_benchmark_sizes() {
     timed(&SimConfig { blocks: 2_000, ..SimConfig::default() });
     timed(&SimConfig { blocks: 2_000, txs_per_block: 100, ..SimConfig::default() });
+    timed(&SimConfig { blocks: 2_100, txs_per_block: 100, ..SimConfig::default() });
 }
