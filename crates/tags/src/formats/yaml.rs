@@ -202,7 +202,9 @@ fn parse_entry(first_line: u64, text: &str) -> Result<Mapping, RowError> {
         Ok(Value::Mapping(mapping)) => Ok(mapping),
         Ok(_) => Err(RowError { line: first_line, reason: "list entry is not a mapping".to_owned() }),
         Err(err) => {
-            let offset = err.location().map_or(0, |l| l.line().saturating_sub(1)) as u64;
+            // An error at the end of the entry's text is reported on its last line.
+            let last = text.lines().count().saturating_sub(1);
+            let offset = err.location().map_or(0, |l| l.line().saturating_sub(1)).min(last) as u64;
             Err(RowError { line: first_line + offset, reason: format!("bad YAML: {err}") })
         }
     }
