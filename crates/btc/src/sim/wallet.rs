@@ -96,9 +96,11 @@ pub(crate) struct Wallet {
     pub stats: Vec<AddressStats>,
     /// Coinbase coins waiting for maturity: (first height that may spend it, coin).
     pub immature: VecDeque<(u32, Utxo)>,
-    /// Owner ids per role, in creation order.
+    /// Ids of the miners, in creation order.
     pub miners: Vec<u32>,
+    /// Ids of the services (exchanges), in creation order.
     pub services: Vec<u32>,
+    /// Ids of the users, in creation order.
     pub users: Vec<u32>,
     /// Mature coins held by owners (peel chain coins are held by their chain, not counted here).
     pub spendable: usize,
@@ -119,7 +121,7 @@ impl Wallet {
         }
     }
 
-    /// Adds an owner with one first address and returns its id.
+    /// Adds an owner with its first address and returns its id.
     pub fn add_owner(&mut self, secp: &Secp256k1<All>, rng: &mut ChaCha20Rng, kind: Kind, role: Role) -> u32 {
         let id = u32::try_from(self.owners.len()).expect("fewer than 2^32 owners");
         self.owners.push(Owner { kind, slots: Vec::new(), utxos: Vec::new() });
