@@ -10,12 +10,14 @@ fn timed(cfg: &SimConfig) {
     let chain = build_chain(cfg);
     let elapsed = start.elapsed();
     let bytes: usize = chain.blocks.iter().map(|b| b.total_size()).sum();
+    let busiest = chain.truth.addresses.values().map(|a| a.tx_count).max().unwrap_or(0);
     println!(
-        "{} blocks x {} txs target: {} txs, {} addresses, {:.1} MB in {:.2} s",
+        "{} blocks x {} txs target: {} txs, {} addresses (busiest in {} txs), {:.1} MB in {:.2} s",
         cfg.blocks,
         cfg.txs_per_block,
         chain.tx_count(),
         chain.truth.addresses.len(),
+        busiest,
         bytes as f64 / 1e6,
         elapsed.as_secs_f64()
     );
