@@ -36,7 +36,7 @@ use crate::lines::{file_sha256, DEFAULT_MAX_LINE};
 use crate::model::{entity_id, Entity, EntityRecord, ImportReport, Provenance, Retired, Tag, TagRecord, VersionInfo};
 use crate::tables::{
     AddrKey, ByEntity, BySource, EntityKey, Entities, Fingerprint, Json, Pending, SourceId, SourceNames,
-    SourceRecord, Sources, Staging, State, Tags, Versions,
+    SourceRecord, Sources, Staging, State, TagKey, Tags, Versions,
 };
 
 /// How an import reads and validates its file.
@@ -98,6 +98,9 @@ struct Run<'a> {
     batch: Batch<'a>,
     /// Keys (`AddrKey ‖ fingerprint`) staged in the unwritten batch.
     in_batch: HashSet<Vec<u8>>,
+    /// New rows of the unwritten batch, put into it sorted at flush: RocksDB
+    /// inserts sorted keys into its memtable several times faster.
+    new_rows: Vec<(TagKey, TagRecord)>,
     /// Whether the pending row has been written (the store is touched).
     started: bool,
     /// Extra rows for the first batch (pending row, counters, source name).
@@ -109,6 +112,25 @@ impl<'a> Run<'a> {
         if let Some(open) = self.opening.take() {
             open(&mut self.batch)?;
         }
+        let mut rows = std::mem::take(&mut self.new_rows);
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, _) in &rows {
+            self.batch.put::<BySource>(&(key.1, key.0.clone(), key.2, key.3), &None)?;
+        }
+        let mut by_entity: Vec<_> = rows
+            .iter()
+            .filter_map(|(key, record)| {
+                let entity = record.tag.entity.as_deref()?;
+                Some((EntityKey::new(&entity_id(entity)), key.0.clone(), key.1, key.2, key.3))
+            })
+            .collect();
+        by_entity.sort_unstable();
+        for key in &by_entity {
+            self.batch.put::<ByEntity>(key, &())?;
+        }
+        for (key, record) in rows {
+            self.batch.put::<Tags>(&key, &Json(record))?;
+        }
         let batch = std::mem::replace(&mut self.batch, self.tags.store.batch());
         self.tags.store.write(batch)?;
         self.in_batch.clear();
@@ -117,7 +139,7 @@ impl<'a> Run<'a> {
     }
 
     fn flush_if_full(&mut self, rows: usize) -> Result<(), TagsError> {
-        if self.batch.len() >= rows {
+        if self.batch.len() + self.new_rows.len() >= rows {
             self.flush()?;
         }
         Ok(())
@@ -152,13 +174,8 @@ impl<'a> Run<'a> {
                 return Ok(Staged::Live);
             }
         }
-        let key = (addr.clone(), self.source, fp, self.version);
-        if let Some(entity) = &tag.entity {
-            self.batch.put::<ByEntity>(&(EntityKey::new(&entity_id(entity)), addr.clone(), self.source, fp, self.version), &())?;
-        }
-        self.batch.put::<BySource>(&(self.source, addr, fp, self.version), &None)?;
         let record = TagRecord { tag, provenance: provenance.clone(), retired: None };
-        self.batch.put::<Tags>(&key, &Json(record))?;
+        self.new_rows.push(((addr, self.source, fp, self.version), record));
         Ok(Staged::New)
     }
 
@@ -288,6 +305,7 @@ impl TagStore {
             active,
             batch: self.store.batch(),
             in_batch: HashSet::new(),
+            new_rows: Vec::new(),
             started: false,
             opening: Some(Box::new(opening)),
         };
