@@ -8,9 +8,10 @@ mod index_support;
 use bitcoin::Network;
 use chainsleuth_btc::index::{open_read_only, query};
 use chainsleuth_btc::sim::{build_chain, Scenario, SimChain, SimConfig};
+use chainsleuth_btc::BtcIndexer;
 use chainsleuth_core::Height;
-use chainsleuth_sync::SyncOptions;
-use index_support::{sync, MemSource};
+use chainsleuth_sync::{Indexer, SyncOptions, UndoPolicy};
+use index_support::{btc_block, sync, MemSource};
 
 fn clean_digest(chain: &SimChain) -> [u8; 32] {
     let dir = tempfile::tempdir().unwrap();
@@ -67,4 +68,31 @@ fn reorgs_of_depth_1_6_and_100_match_a_clean_index_of_the_winner() {
         assert_eq!(got, clean_digest(&winner), "reorg of depth {depth}");
         check_truth(dir.path(), &winner);
     }
+}
+
+#[test]
+fn one_indexer_through_reorgs_drops_its_caches_and_matches_a_clean_index() {
+    let base = build_chain(&SimConfig { blocks: 240, seed: 5, txs_per_block: 10, scenario: Scenario::Basic });
+    let tip = base.tip_height().get();
+    let keep = UndoPolicy { keep: true, prune: None };
+    let dir = tempfile::tempdir().unwrap();
+    let mut indexer = BtcIndexer::open(dir.path(), Network::Regtest).unwrap();
+    for (height, block) in base.blocks.iter().enumerate() {
+        indexer.execute(&btc_block(height as u64, block), keep).unwrap();
+    }
+    let mut current = base.clone();
+    for depth in [1u64, 6, 100] {
+        let fork = tip - depth;
+        let winner = current.with_branch(Height::new(fork), depth as u32 + 1, 2_000 + depth);
+        for height in (fork + 1..=current.tip_height().get()).rev() {
+            assert!(indexer.unwind(Height::new(height)).unwrap(), "undo record of {height}");
+        }
+        for height in fork + 1..=winner.tip_height().get() {
+            indexer.execute(&btc_block(height, &winner.blocks[height as usize]), keep).unwrap();
+        }
+        assert_eq!(indexer.store().digest().unwrap(), clean_digest(&winner), "reorg of depth {depth}");
+        current = winner;
+    }
+    drop(indexer);
+    check_truth(dir.path(), &current);
 }

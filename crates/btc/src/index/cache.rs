@@ -1,4 +1,4 @@
-//! A bounded map for hot address ids: two generations, the young one taking
+//! A bounded map for hot rows (address ids, summaries, unspent outputs): two generations, the young one taking
 //! every insert and hit, the old one dropped whole when the young one fills.
 //! An entry used at least once per generation stays; memory stays below two
 //! generations' worth. Cheaper than an LRU list and close enough for a cache
@@ -41,6 +41,11 @@ impl<K: Hash + Eq + Copy, V: Copy> GenCache<K, V> {
         self.young.insert(key, value);
     }
 
+    /// Removes `key` from both generations, returning its value.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        self.young.remove(key).or_else(|| self.old.remove(key))
+    }
+
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.young.clear();
@@ -63,6 +68,8 @@ mod tests {
         assert_eq!(cache.get(&2), None);
         assert_eq!(cache.get(&3), Some('c'));
         assert_eq!(cache.get(&4), Some('d'));
+        assert_eq!(cache.remove(&4), Some('d'));
+        assert_eq!(cache.get(&4), None);
         cache.clear();
         assert_eq!(cache.get(&4), None);
     }

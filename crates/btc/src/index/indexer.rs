@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bitcoin::hashes::Hash;
-use bitcoin::{BlockHash, Network, Txid};
+use bitcoin::{BlockHash, Network, OutPoint, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
 use chainsleuth_store::{Batch, Meta, OpenMode, Store, Table, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
@@ -26,8 +26,9 @@ use super::tables::{
 };
 use crate::{to_core_hash, BtcBlock};
 
-/// Address ids kept in memory per cache generation (two generations at most).
-pub const DEFAULT_ADDRESS_CACHE: usize = 1 << 20;
+/// Entries per generation of each in-memory cache (address ids, address
+/// summaries, unspent outputs); each cache holds at most twice as many.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 20;
 
 /// The directory of the Bitcoin store inside a data directory.
 pub fn store_path(data_dir: &Path) -> PathBuf {
@@ -78,11 +79,18 @@ struct State {
 
 /// The Bitcoin indexer: writes each block's rows into the `btc` store and
 /// unwinds them on reorgs. See the crate's `SCHEMA.md` for the tables.
+///
+/// It keeps bounded caches of what the store holds (address ids, address
+/// summaries, recent unspent outputs), updated only after a block's batch
+/// is written and dropped whole on unwind, so they never disagree with the
+/// store.
 #[derive(Debug)]
 pub struct BtcIndexer {
     store: Arc<Store>,
     state: Option<State>,
     addresses: GenCache<AddrKey, AddressId>,
+    summaries: GenCache<AddressId, SummaryRow>,
+    coins: GenCache<OutPoint, (TxNum, OutputRow)>,
 }
 
 /// One distinct address of a block.
@@ -172,13 +180,28 @@ impl BtcIndexer {
             batch.put::<Meta>(&NETWORK_KEY.to_owned(), &network.to_core_arg().as_bytes().to_vec())?;
             store.write(batch)?;
         }
-        Ok(BtcIndexer { store, state: None, addresses: GenCache::new(DEFAULT_ADDRESS_CACHE) })
+        Ok(BtcIndexer {
+            store,
+            state: None,
+            addresses: GenCache::new(DEFAULT_CACHE_CAPACITY),
+            summaries: GenCache::new(DEFAULT_CACHE_CAPACITY),
+            coins: GenCache::new(DEFAULT_CACHE_CAPACITY),
+        })
     }
 
-    /// Sets how many address ids each of the two cache generations holds.
-    pub fn with_address_cache(mut self, capacity: usize) -> BtcIndexer {
+    /// Sets how many entries each generation of each cache holds (memory
+    /// grows with it, about 250 bytes per entry in all).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> BtcIndexer {
         self.addresses = GenCache::new(capacity);
+        self.summaries = GenCache::new(capacity);
+        self.coins = GenCache::new(capacity);
         self
+    }
+
+    fn clear_caches(&mut self) {
+        self.addresses.clear();
+        self.summaries.clear();
+        self.coins.clear();
     }
 
     /// The store it writes.
@@ -317,6 +340,12 @@ impl BtcIndexer {
                         entry.in_block = Some(index);
                     }
                     None => {
+                        if let Some((prev_tx, prev)) = self.coins.get(&input.previous_output) {
+                            entry.prev_tx = prev_tx;
+                            entry.prev = prev;
+                            spent.push(entry);
+                            continue;
+                        }
                         let next = external_txids.len() as u32;
                         entry.lookup = *external_slot.entry(prev_txid).or_insert(next);
                         if entry.lookup == next {
@@ -431,17 +460,26 @@ impl BtcIndexer {
         }
 
         // Summaries of addresses that existed before this block.
-        let known: Vec<AddressId> = touched.iter().map(|t| t.0).filter(|id| id.0 < state.next_addr).collect();
-        let old_summaries = self.store.multi_get::<Summaries>(&known)?;
         let mut old_of: FxHashMap<AddressId, SummaryRow> = FxHashMap::default();
-        old_of.reserve(known.len());
-        for (id, old) in known.iter().zip(old_summaries) {
+        old_of.reserve(touched.len());
+        let mut unknown: Vec<AddressId> = Vec::new();
+        for id in touched.iter().map(|t| t.0).filter(|id| id.0 < state.next_addr) {
+            match self.summaries.get(&id) {
+                Some(row) => {
+                    old_of.insert(id, row);
+                }
+                None => unknown.push(id),
+            }
+        }
+        for (id, old) in unknown.iter().zip(self.store.multi_get::<Summaries>(&unknown)?) {
             if let Some(old) = old {
                 old_of.insert(*id, old);
             }
         }
 
-        // Everything checked: build the batch.
+        // Everything checked: build the batch. Each table's rows go in in key
+        // order, which lets RocksDB insert each next key into its memtable
+        // from where the previous one went instead of from the top.
         let track = undo.keep;
         let mut w = Writer { batch: self.store.batch(), track };
         let block_ref = BlockRef { height, hash: to_core_hash(hash) };
@@ -457,11 +495,16 @@ impl BtcIndexer {
         let coinbase_txid = txids[0].to_byte_array();
         let old_coinbase = self.store.get::<TxNumByTxid>(&coinbase_txid)?;
         w.change::<TxNumByTxid>(&coinbase_txid, &TxNum(first_tx), old_coinbase.as_ref())?;
+        let mut by_txid: Vec<([u8; 32], TxNum)> = (1u32..)
+            .zip(&txids[1..])
+            .map(|(pos, txid)| (txid.to_byte_array(), TxNum(first_tx + u64::from(pos))))
+            .collect();
+        by_txid.sort_unstable();
+        for (txid, tx_num) in &by_txid {
+            w.create::<TxNumByTxid>(txid, tx_num)?;
+        }
         for (pos, txid) in (0u32..).zip(&txids) {
             let tx_num = TxNum(first_tx + u64::from(pos));
-            if pos > 0 {
-                w.create::<TxNumByTxid>(&txid.to_byte_array(), &tx_num)?;
-            }
             w.create::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos })?;
             let range = out_start[pos as usize]..out_start[pos as usize + 1];
             for (vout, index) in (0u32..).zip(range) {
@@ -470,22 +513,33 @@ impl BtcIndexer {
                 w.create::<Outputs>(&(tx_num, vout), &row)?;
             }
         }
+        let mut earlier: Vec<&SpentInput> = Vec::with_capacity(spent.len());
         for entry in &spent {
             let tx_num = TxNum(first_tx + u64::from(entry.tx_pos));
             w.create::<Inputs>(&(tx_num, entry.vin), &Spend { tx: entry.prev_tx, index: entry.vout })?;
             if entry.in_block.is_none() {
-                let spender = Spend { tx: tx_num, index: entry.vin };
-                let row = OutputRow { spent_by: Some(spender), ..entry.prev };
-                w.change::<Outputs>(&(entry.prev_tx, entry.vout), &row, Some(&entry.prev))?;
+                earlier.push(entry);
             }
         }
+        earlier.sort_unstable_by_key(|entry| (entry.prev_tx, entry.vout));
+        for entry in earlier {
+            let spender = Spend { tx: TxNum(first_tx + u64::from(entry.tx_pos)), index: entry.vin };
+            let row = OutputRow { spent_by: Some(spender), ..entry.prev };
+            w.change::<Outputs>(&(entry.prev_tx, entry.vout), &row, Some(&entry.prev))?;
+        }
         for (key, id) in &new_addrs {
-            w.create::<AddrIdByKey>(key, id)?;
             w.create::<AddrKeyById>(id, key)?;
         }
+        new_addrs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (key, id) in &new_addrs {
+            w.create::<AddrIdByKey>(key, id)?;
+        }
+        history.sort_unstable_by_key(|(key, _)| *key);
         for (key, row) in &history {
             w.create::<History>(key, row)?;
         }
+        touched.sort_unstable_by_key(|(id, _)| *id);
+        let mut new_summaries: Vec<(AddressId, SummaryRow)> = Vec::with_capacity(touched.len());
         for (id, delta) in &touched {
             let old = old_of.get(id);
             let base = old.copied().unwrap_or(SummaryRow {
@@ -509,6 +563,7 @@ impl BtcIndexer {
                 last_seen: height,
             };
             w.change::<Summaries>(id, &row, old)?;
+            new_summaries.push((*id, row));
         }
         let counter = |value: u64| value.to_be_bytes().to_vec();
         let next_tx = first_tx + u64::from(tx_count);
@@ -527,10 +582,28 @@ impl BtcIndexer {
         }
         self.store.write(batch)?;
 
+        // Written: the caches follow the store.
         self.state = Some(State { tip: Some(block_ref), next_tx, next_addr });
-        for addr in addrs {
+        for addr in &addrs {
             if let Some(id) = addr.id {
                 self.addresses.insert(addr.key, id);
+            }
+        }
+        for (id, row) in new_summaries {
+            self.summaries.insert(id, row);
+        }
+        for entry in spent.iter().filter(|e| e.in_block.is_none()) {
+            self.coins.remove(&OutPoint { txid: entry.prev_txid, vout: entry.vout });
+        }
+        for (pos, txid) in (0u32..).zip(&txids) {
+            let tx_num = TxNum(first_tx + u64::from(pos));
+            let range = out_start[pos as usize]..out_start[pos as usize + 1];
+            for (vout, index) in (0u32..).zip(range) {
+                // Spent or OP_RETURN outputs will not be looked up as coins.
+                if let (Some(slot), None) = (outs[index].0, out_spent[index]) {
+                    let row = OutputRow { address: Some(id_of_slot(slot)), value: Sats(outs[index].1), spent_by: None };
+                    self.coins.insert(OutPoint { txid: *txid, vout }, (tx_num, row));
+                }
             }
         }
         Ok(())
@@ -559,9 +632,9 @@ impl Indexer for BtcIndexer {
     }
 
     fn unwind(&mut self, height: Height) -> Result<bool, IndexError> {
-        // Ids handed out by the unwound block are taken back: forget them.
+        // The unwound block's ids, totals and coins are taken back: forget them.
         self.state = None;
-        self.addresses.clear();
+        self.clear_caches();
         Ok(self.store.unwind_block(height)?)
     }
 

@@ -18,6 +18,6 @@ mod script;
 pub mod tables;
 
 pub use error::{BlockFault, IndexError};
-pub use indexer::{check_network, open_read_only, store_path, BtcIndexer, DEFAULT_ADDRESS_CACHE};
+pub use indexer::{check_network, open_read_only, store_path, BtcIndexer, DEFAULT_CACHE_CAPACITY};
 pub use script::{AddrKey, NONSTANDARD_PREFIX};
 pub use tables::SCHEMA;
