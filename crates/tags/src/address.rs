@@ -227,7 +227,10 @@ mod tests {
 
     #[test]
     fn bitcoin_addresses_validate_per_network() {
-        assert_eq!(normalize(&TagChain::BTC, " 1BCWMwpR4M1nYUuuYe2bmzrNuwGoF9ZAbA ", MAIN).unwrap(), "1BCWMwpR4M1nYUuuYe2bmzrNuwGoF9ZAbA");
+        assert_eq!(
+            normalize(&TagChain::BTC, " 1BCWMwpR4M1nYUuuYe2bmzrNuwGoF9ZAbA ", MAIN).unwrap(),
+            "1BCWMwpR4M1nYUuuYe2bmzrNuwGoF9ZAbA"
+        );
         let upper = "BC1QJ6J6P0JDEFL6PVDZX3KX8245YY5MZ6Q4LUHZES";
         assert_eq!(normalize(&TagChain::BTC, upper, MAIN).unwrap(), upper.to_ascii_lowercase());
         // Taproot (bech32m).

@@ -15,7 +15,7 @@ use crate::address::{display_form, normalize, TagChain};
 use crate::error::TagsError;
 use crate::model::{entity_id, Diff, EntityView, SourceInfo, TagRecord, TagView, VersionInfo};
 use crate::tables::{
-    AddrKey, ByEntity, BySource, EntityKey, Entities, Json, Pending, Runs, SourceId, SourceNames, SourceRecord,
+    AddrKey, ByEntity, BySource, Entities, EntityKey, Json, Pending, Runs, SourceId, SourceNames, SourceRecord,
     Sources, Staging, Tags, Versions, SCHEMA,
 };
 
@@ -103,7 +103,13 @@ impl TagStore {
             if added == version {
                 if let Some(Json(record)) = self.store.get::<Tags>(&tag_key)? {
                     if let Some(entity) = &record.tag.entity {
-                        batch.delete::<ByEntity>(&(EntityKey::new(&entity_id(entity)), addr.clone(), source, fp, added))?;
+                        batch.delete::<ByEntity>(&(
+                            EntityKey::new(&entity_id(entity)),
+                            addr.clone(),
+                            source,
+                            fp,
+                            added,
+                        ))?;
                     }
                 }
                 batch.delete::<Tags>(&tag_key)?;
@@ -173,12 +179,7 @@ impl TagStore {
         }
     }
 
-    fn address_rows(
-        &self,
-        chain: &TagChain,
-        address: &str,
-        include_retired: bool,
-    ) -> Result<Vec<TagView>, TagsError> {
+    fn address_rows(&self, chain: &TagChain, address: &str, include_retired: bool) -> Result<Vec<TagView>, TagsError> {
         let stored = normalize(chain, address, self.network)?;
         let sources = self.source_records()?;
         let prefix = AddrKey::new(chain, &stored).encode();

@@ -35,8 +35,8 @@ use crate::formats::{build_tag, default_confidence, read, Defaults, Format, Item
 use crate::lines::{file_sha256, DEFAULT_MAX_LINE};
 use crate::model::{entity_id, Entity, EntityRecord, ImportReport, Provenance, Retired, Tag, TagRecord, VersionInfo};
 use crate::tables::{
-    AddrKey, ByEntity, BySource, EntityKey, Entities, Fingerprint, Json, Pending, SourceId, SourceNames,
-    SourceRecord, Sources, Staging, State, TagKey, Tags, Versions,
+    AddrKey, ByEntity, BySource, Entities, EntityKey, Fingerprint, Json, Pending, SourceId, SourceNames, SourceRecord,
+    Sources, Staging, State, TagKey, Tags, Versions,
 };
 
 /// How an import reads and validates its file.
@@ -87,6 +87,10 @@ fn fingerprint(tag: &Tag) -> Fingerprint {
 const NEXT_IMPORT: &str = "next_import_id";
 const NEXT_SOURCE: &str = "next_source_id";
 
+/// Writes the rows of an import's first batch (pending row, counters, a new
+/// source's name).
+type Opening<'a> = Box<dyn FnOnce(&mut Batch<'a>) -> Result<(), TagsError> + 'a>;
+
 /// The running state of one import.
 struct Run<'a> {
     tags: &'a TagStore,
@@ -104,7 +108,7 @@ struct Run<'a> {
     /// Whether the pending row has been written (the store is touched).
     started: bool,
     /// Extra rows for the first batch (pending row, counters, source name).
-    opening: Option<Box<dyn FnOnce(&mut Batch<'a>) -> Result<(), TagsError> + 'a>>,
+    opening: Option<Opening<'a>>,
 }
 
 impl<'a> Run<'a> {

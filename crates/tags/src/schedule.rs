@@ -25,8 +25,9 @@ impl Schedule {
         if text.split_whitespace().count() == 5 {
             return Cron::parse(text).map(Schedule::Cron);
         }
-        let every = humantime::parse_duration(text)
-            .map_err(|err| TagsError::config("every", format!("{text:?} is neither a duration nor a cron expression: {err}")))?;
+        let every = humantime::parse_duration(text).map_err(|err| {
+            TagsError::config("every", format!("{text:?} is neither a duration nor a cron expression: {err}"))
+        })?;
         if every.is_zero() {
             return Err(TagsError::config("every", "the interval must be longer than zero"));
         }
@@ -141,9 +142,9 @@ impl Cron {
     /// searched up to about four years ahead.
     pub fn next_after(&self, after: u64) -> Option<u64> {
         let start_minute = after / 60 + 1;
-        let mut day = (start_minute / 1440) as i64;
+        let first_day = (start_minute / 1440) as i64;
         let mut minute_of_day = (start_minute % 1440) as u32;
-        for _ in 0..(366 * 4 + 1) {
+        for day in first_day..=first_day + 366 * 4 {
             if self.matches_day(day) {
                 for m in minute_of_day..1440 {
                     if self.hours[(m / 60) as usize] && self.minutes[(m % 60) as usize] {
@@ -151,7 +152,6 @@ impl Cron {
                     }
                 }
             }
-            day += 1;
             minute_of_day = 0;
         }
         None

@@ -196,7 +196,8 @@ impl SourceConfig {
     /// [`TagsError::Config`] for a bad confidence.
     pub fn import_options(&self) -> Result<ImportOptions, TagsError> {
         let confidence = self.confidence.as_deref().map(str::parse::<Confidence>).transpose();
-        let confidence = confidence.map_err(|e| TagsError::config(format!("tags.source[{}].confidence", self.name), e.to_string()))?;
+        let confidence = confidence
+            .map_err(|e| TagsError::config(format!("tags.source[{}].confidence", self.name), e.to_string()))?;
         Ok(ImportOptions {
             skip_invalid: self.skip_invalid,
             mapping: self.mapping.clone(),
@@ -270,7 +271,8 @@ fn fetch(source: &SourceConfig, url: &str, status: &RunStatus) -> Result<Fetched
             Err(err) => last_error = err.without_url().to_string(),
             Ok(response) if response.status() == reqwest::StatusCode::NOT_MODIFIED => return Ok(Fetched::NotModified),
             Ok(response) if response.status().is_success() => {
-                let header = |name| response.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+                let header =
+                    |name| response.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
                 let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
                 match save_body(response) {
                     Ok(file) => return Ok(Fetched::Body { file, etag, last_modified }),
@@ -305,7 +307,7 @@ pub enum SyncOutcome {
     /// The server answered 304 Not Modified.
     NotModified,
     /// Fetched or read, and imported (or found identical: `changed` false).
-    Imported(ImportReport),
+    Imported(Box<ImportReport>),
     /// The fetch or import failed; the previous version stays active.
     Failed {
         /// The error, with its causes.
@@ -413,14 +415,14 @@ impl TagStore {
         match (&source.path, &source.url) {
             (Some(path), _) => {
                 let report = self.import(path, source.format, &source.name, &options)?;
-                Ok((SyncOutcome::Imported(report), None, None))
+                Ok((SyncOutcome::Imported(Box::new(report)), None, None))
             }
             (None, Some(url)) => match fetch(source, url, status)? {
                 Fetched::NotModified => Ok((SyncOutcome::NotModified, None, None)),
                 Fetched::Body { file, etag, last_modified } => {
                     options.file_label = Some(redact_url(url));
                     let report = self.import(file.path(), source.format, &source.name, &options)?;
-                    Ok((SyncOutcome::Imported(report), etag, last_modified))
+                    Ok((SyncOutcome::Imported(Box::new(report)), etag, last_modified))
                 }
             },
             (None, None) => Err(TagsError::config(format!("tags.source[{}].path", source.name), "give path or url")),

@@ -8,7 +8,7 @@
 //! version. Imports therefore write new versions beside the active one and
 //! switch by rewriting one small source row (see [`crate::import`]).
 
-use chainsleuth_store::{take, tables, Codec, CodecError, Schema};
+use chainsleuth_store::{tables, take, Codec, CodecError, Schema};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::address::TagChain;

@@ -94,9 +94,19 @@ fn bad_checksum_wrong_chain_and_wrong_network() {
     let err = fails(&store, &path, Format::Csv, &opts);
     assert_eq!(invalid_lines(&err), vec![3, 4, 5, 6]);
     let message = err.to_string();
-    assert!(message.contains("line 3: \"0x098b716B8Aaf21512996dC57EB0615e2383E2f96\" fails its EIP-55 checksum"), "{message}");
-    assert!(message.contains("line 4: \"0x098B716B8Aaf21512996dC57EB0615e2383E2f96\" is not a valid bitcoin address"), "{message}");
-    assert!(message.contains("line 5: \"tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx\" is a bitcoin address of another network"), "{message}");
+    assert!(
+        message.contains("line 3: \"0x098b716B8Aaf21512996dC57EB0615e2383E2f96\" fails its EIP-55 checksum"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 4: \"0x098B716B8Aaf21512996dC57EB0615e2383E2f96\" is not a valid bitcoin address"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("line 5: \"tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx\" is a bitcoin address of another network"),
+        "{message}"
+    );
     assert!(message.contains("line 6:"), "{message}");
 
     // With skip_invalid the good row goes in and the rest are reported.
@@ -117,7 +127,11 @@ fn bad_checksum_wrong_chain_and_wrong_network() {
 #[test]
 fn unknown_category_and_missing_columns() {
     let (dir, store) = seeded();
-    let path = write(dir.path(), "cats.csv", &format!("address,category\n{},casino\n{},mixer\n", eth_address(1), eth_address(2)));
+    let path = write(
+        dir.path(),
+        "cats.csv",
+        &format!("address,category\n{},casino\n{},mixer\n", eth_address(1), eth_address(2)),
+    );
     let err = fails(&store, &path, Format::Csv, &ImportOptions::default());
     assert_eq!(invalid_lines(&err), vec![2]);
     assert!(err.to_string().contains("unknown category \"casino\""), "{err}");

@@ -99,7 +99,10 @@ fn sigkill_during_import_leaves_old_or_new_version() {
             }
             2 => {
                 let version = &source.versions[1];
-                assert_eq!((version.tags, version.added, version.retired), (NEW_ROWS, NEW_ROWS - OLD_ROWS / 2, OLD_ROWS / 2));
+                assert_eq!(
+                    (version.tags, version.added, version.retired),
+                    (NEW_ROWS, NEW_ROWS - OLD_ROWS / 2, OLD_ROWS / 2)
+                );
                 assert!(store.tags_for(&eth, &retired_probe).unwrap().is_empty());
                 assert_eq!(store.history(&eth, &retired_probe).unwrap().len(), 1);
                 assert_eq!(store.tags_for(&eth, &new_probe).unwrap().len(), 1);

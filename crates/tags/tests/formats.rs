@@ -75,14 +75,18 @@ fn tagpack_header_fields_are_inherited() {
     assert_eq!(tag.label.as_deref(), Some("Hydra Market"));
     assert_eq!(tag.entity.as_deref(), Some("hydramarket"));
     assert_eq!((tag.confidence.value, tag.confidence.level.as_deref()), (60, Some("authority_data")));
-    assert_eq!(tag.reference.as_deref(), Some("https://home.treasury.gov/policy-issues/financial-sanctions/recent-actions/20220405"));
+    assert_eq!(
+        tag.reference.as_deref(),
+        Some("https://home.treasury.gov/policy-issues/financial-sanctions/recent-actions/20220405")
+    );
     assert_eq!(tags[0].record.provenance.record, line_of("hydra.yaml", "bc1qj6j6p0jdefl6pvdzx3kx8245yy5mz6q4luhzes"));
 }
 
 #[test]
 fn tagpack_with_checksummed_eth_and_a_repeated_address() {
     let (_dir, store) = fresh_store();
-    let report = import_fixture(&store, "tornado_cash.yaml", Format::Tagpack, "gs-tornado", &ImportOptions::default()).unwrap();
+    let report =
+        import_fixture(&store, "tornado_cash.yaml", Format::Tagpack, "gs-tornado", &ImportOptions::default()).unwrap();
     // The last entry repeats an earlier address with a trailing blank.
     assert_eq!((report.tags, report.added, report.duplicates), (39, 38, 1));
     let tags = store.tags_for(&TagChain::ETH, "0x4736dCf1b7A3d580672CcE6E7c65cd5cc9cFBa9D").unwrap();
@@ -105,7 +109,8 @@ fn tagpack_entries_set_their_own_currency_and_other_chains_are_kept() {
     assert_eq!(kept[0].record.tag.label.as_deref(), Some("Internet Archive"));
     assert_eq!(kept[0].record.tag.category, Category::Other);
 
-    let okx = import_fixture(&store, "exchange-wallets-okx.yaml", Format::Tagpack, "gs-okx", &ImportOptions::default()).unwrap();
+    let okx = import_fixture(&store, "exchange-wallets-okx.yaml", Format::Tagpack, "gs-okx", &ImportOptions::default())
+        .unwrap();
     assert_eq!((okx.tags, okx.per_chain.get("btc"), okx.per_chain.get("eth")), (36, Some(&23), Some(&13)));
     let tags = store.tags_for(&TagChain::BTC, "16rF2zwSJ9goQ9fZfYoti5LsUqqegb5RnA").unwrap();
     assert_eq!(tags[0].record.tag.category, Category::Exchange);
@@ -115,7 +120,14 @@ fn tagpack_entries_set_their_own_currency_and_other_chains_are_kept() {
 #[test]
 fn actorpack_imports_entities_that_tags_share() {
     let (_dir, store) = fresh_store();
-    let actors = import_fixture(&store, "graphsense-actorpack-excerpt.yaml", Format::Actorpack, "gs-actors", &ImportOptions::default()).unwrap();
+    let actors = import_fixture(
+        &store,
+        "graphsense-actorpack-excerpt.yaml",
+        Format::Actorpack,
+        "gs-actors",
+        &ImportOptions::default(),
+    )
+    .unwrap();
     assert_eq!((actors.entities, actors.tags), (17, 0));
     let okx = store.entity("okex").unwrap().unwrap();
     let (source, record) = &okx.records[0];
@@ -165,11 +177,15 @@ fn ofac_legacy_sdn_xml() {
 #[test]
 fn ofac_advanced_xml() {
     let (_dir, store) = fresh_store();
-    let report = import_fixture(&store, "sdn_advanced.xml", Format::OfacSdn, "ofac-adv", &ImportOptions::default()).unwrap();
+    let report =
+        import_fixture(&store, "sdn_advanced.xml", Format::OfacSdn, "ofac-adv", &ImportOptions::default()).unwrap();
     assert_eq!((report.entities, report.tags, report.other_chains), (3, 6, 2));
     let tags = store.tags_for(&TagChain::ETH, "0xa0e1c89Ef1a489c9C7dE96311eD5Ce5D32c20E4B").unwrap();
     assert_eq!(tags[0].record.tag.entity.as_deref(), Some("LAZARUS GROUP"));
-    assert_eq!(tags[0].record.provenance.record, line_of("sdn_advanced.xml", "0xa0e1c89Ef1a489c9C7dE96311eD5Ce5D32c20E4B"));
+    assert_eq!(
+        tags[0].record.provenance.record,
+        line_of("sdn_advanced.xml", "0xa0e1c89Ef1a489c9C7dE96311eD5Ce5D32c20E4B")
+    );
     let hydra = store.entity("HYDRA").unwrap().unwrap();
     assert_eq!(hydra.id, entity_id("HYDRA MARKET"));
     assert_eq!(hydra.records[0].1.entity.aliases, vec!["HYDRA".to_owned()]);

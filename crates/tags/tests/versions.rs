@@ -68,7 +68,10 @@ fn reimport_retires_and_adds_exactly_the_difference() {
 
     // A comes back in version 3 as a new row; its old row stays retired.
     let v3 = dir.path().join("v3.csv");
-    write_csv(&v3, &[(a.clone(), "desk A"), (b.clone(), "desk B"), (c.clone(), "desk C (moved)"), (d.clone(), "desk D")]);
+    write_csv(
+        &v3,
+        &[(a.clone(), "desk A"), (b.clone(), "desk B"), (c.clone(), "desk C (moved)"), (d.clone(), "desk D")],
+    );
     let third = store.import(&v3, Format::Csv, "couriers", &opts).unwrap();
     assert_eq!((third.version, third.added, third.retired, third.unchanged), (3, 1, 0, 3));
     assert_eq!(store.tags_for(&eth, &a).unwrap()[0].record.provenance.version, 3);

@@ -72,10 +72,12 @@ impl FromStr for Format {
     type Err = TagsError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| TagsError::config("format", format!("unknown format {s:?} (csv, jsonl, tagpack, actorpack, ofac-sdn, list)")))
+        Format::ALL.into_iter().find(|f| f.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            TagsError::config(
+                "format",
+                format!("unknown format {s:?} (csv, jsonl, tagpack, actorpack, ofac-sdn, list)"),
+            )
+        })
     }
 }
 
@@ -194,7 +196,10 @@ impl TryFrom<BTreeMap<String, String>> for Mapping {
     type Error = TagsError;
 
     fn try_from(raw: BTreeMap<String, String>) -> Result<Self, Self::Error> {
-        raw.into_iter().map(|(field, column)| Ok((field.parse::<Field>()?, column))).collect::<Result<_, _>>().map(Mapping)
+        raw.into_iter()
+            .map(|(field, column)| Ok((field.parse::<Field>()?, column)))
+            .collect::<Result<_, _>>()
+            .map(Mapping)
     }
 }
 
@@ -314,7 +319,9 @@ pub(crate) fn build_tag(
         defaults.category.ok_or("no category (give a category column or --category)")?
     };
     let jurisdiction = match draft.get(Field::Jurisdiction) {
-        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => Some(code.to_ascii_uppercase()),
+        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some(code.to_ascii_uppercase())
+        }
         Some(code) => return Err(format!("jurisdiction {code:?} is not an ISO 3166 two-letter code")),
         None => None,
     };
@@ -376,9 +383,19 @@ mod tests {
         assert_eq!(tag.jurisdiction.as_deref(), Some("KP"));
         let err = build_tag(&draft(&[(Field::Address, "1abc"), (Field::Chain, "btc")]), &defaults, &unknown, net);
         assert!(err.unwrap_err().contains("bitcoin"));
-        let err = build_tag(&draft(&[(Field::Address, "0x098b716b8aaf21512996dc57eb0615e2383e2f96"), (Field::Category, "casino")]), &defaults, &unknown, net);
+        let err = build_tag(
+            &draft(&[(Field::Address, "0x098b716b8aaf21512996dc57eb0615e2383e2f96"), (Field::Category, "casino")]),
+            &defaults,
+            &unknown,
+            net,
+        );
         assert!(err.unwrap_err().contains("unknown category"));
-        let err = build_tag(&draft(&[(Field::Address, "0x098b716b8aaf21512996dc57eb0615e2383e2f96")]), &Defaults::default(), &unknown, net);
+        let err = build_tag(
+            &draft(&[(Field::Address, "0x098b716b8aaf21512996dc57eb0615e2383e2f96")]),
+            &Defaults::default(),
+            &unknown,
+            net,
+        );
         assert!(err.unwrap_err().contains("no category"));
     }
 }

@@ -160,7 +160,11 @@ impl OfacReader {
             self.schema = match name {
                 "sdnList" => Some(Schema::Legacy),
                 "Sanctions" => Some(Schema::Advanced),
-                other => return Err(self.malformed(line, format!("root element <{other}> is neither <sdnList> nor <Sanctions>"))),
+                other => {
+                    return Err(
+                        self.malformed(line, format!("root element <{other}> is neither <sdnList> nor <Sanctions>"))
+                    )
+                }
             };
             return Ok(());
         }
@@ -175,7 +179,8 @@ impl OfacReader {
             (Some(Schema::Legacy), "aka") => self.aka = (None, None),
             (Some(Schema::Advanced), "FeatureType") => self.feature_type_id = attr(e, "ID"),
             (Some(Schema::Advanced), "Feature") => {
-                self.current_feature_type = attr(e, "FeatureTypeID").and_then(|id| self.feature_types.get(&id).cloned());
+                self.current_feature_type =
+                    attr(e, "FeatureTypeID").and_then(|id| self.feature_types.get(&id).cloned());
             }
             (Some(Schema::Advanced), "Alias") => {
                 self.alias_primary = Some(attr(e, "Primary").is_some_and(|p| p == "true"));
@@ -231,7 +236,8 @@ impl OfacReader {
                 }
             }
             (Some(Schema::Advanced), "VersionDetail", _) => {
-                if let Some(code) = self.current_feature_type.as_deref().and_then(|t| t.strip_prefix(DIGITAL_CURRENCY)) {
+                if let Some(code) = self.current_feature_type.as_deref().and_then(|t| t.strip_prefix(DIGITAL_CURRENCY))
+                {
                     party.addresses.push((code.trim().to_owned(), text, line));
                 }
             }
@@ -256,7 +262,8 @@ impl OfacReader {
             party.name_parts.join(" ")
         };
         if name.trim().is_empty() {
-            self.queue.push_back(Item::Invalid(RowError { line: party.line, reason: "SDN entry without a name".to_owned() }));
+            self.queue
+                .push_back(Item::Invalid(RowError { line: party.line, reason: "SDN entry without a name".to_owned() }));
             return;
         }
         let mut jurisdictions: Vec<String> = party.countries.iter().filter_map(|c| country_code(c)).collect();

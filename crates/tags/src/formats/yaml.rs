@@ -233,10 +233,7 @@ fn lookup<'a>(entry: &'a Mapping, header: &'a Mapping, key: &str, inherit: bool)
     entry.get(key).filter(|v| !v.is_null()).or_else(|| if inherit { header.get(key) } else { None })
 }
 
-fn drive(
-    mut entries: Entries,
-    mut handle: impl FnMut(u64, Mapping) -> Item + 'static,
-) -> Items {
+fn drive(mut entries: Entries, mut handle: impl FnMut(u64, Mapping) -> Item + 'static) -> Items {
     let mut failed = false;
     Box::new(std::iter::from_fn(move || {
         if failed {
@@ -292,7 +289,8 @@ pub(super) fn read_actorpack(path: &Path, cx: &ReadContext<'_>) -> Result<Items,
 }
 
 fn actor(entry: &Mapping) -> Result<Entity, String> {
-    let id = entry.get("id").and_then(text).map(|id| entity_id(&id)).filter(|id| !id.is_empty()).ok_or("actor has no id")?;
+    let id =
+        entry.get("id").and_then(text).map(|id| entity_id(&id)).filter(|id| !id.is_empty()).ok_or("actor has no id")?;
     let concepts = strings(entry.get("categories"));
     let mut categories = Vec::new();
     for concept in &concepts {
