@@ -103,6 +103,7 @@ struct Totals {
     txs: u64,
     bytes: u64,
     elapsed: Duration,
+    cpu: Option<f64>,
 }
 
 impl Totals {
@@ -114,7 +115,7 @@ impl Totals {
 /// Reads every block the way the sync loop fetches them, keeping `inflight` requests going.
 async fn parse_only(source: &BlkDirSource, tip: Height, inflight: usize) -> Result<Totals, Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let mut totals = Totals { blocks: 0, txs: 0, bytes: 0, elapsed: Duration::ZERO };
+    let mut totals = Totals { blocks: 0, txs: 0, bytes: 0, elapsed: Duration::ZERO, cpu: None };
     let mut pending = std::collections::VecDeque::new();
     let mut next = 0u64;
     loop {
@@ -132,6 +133,17 @@ async fn parse_only(source: &BlkDirSource, tip: Height, inflight: usize) -> Resu
     }
     totals.elapsed = started.elapsed();
     Ok(totals)
+}
+
+/// CPU seconds (user + system) this process has used so far, from
+/// `/proc/self/stat` (Linux; clock ticks of 1/100 s); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -155,10 +167,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Parse-only baseline (a fresh source, so its file scan is timed too, as in indexing).
     let source = BlkDirSource::open(&config)?;
-    let parse = rt.block_on(async {
+    let cpu_before = cpu_seconds();
+    let mut parse = rt.block_on(async {
         let tip = source.tip().await?;
         parse_only(&source, tip.height, opts.fetch_concurrency).await
     })?;
+    parse.cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
 
     // Indexing through the sync loop into a fresh store.
     let store_dir = args.cache.join(format!("store-{}", std::process::id()));
@@ -170,8 +184,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_stop, shutdown) = watch::channel(false);
     let (progress, _) = watch::channel(Default::default());
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let report = rt.block_on(run(&source, indexer, &opts, shutdown, progress))?;
-    let index = Totals { blocks: report.blocks, txs: report.txs, bytes: report.bytes, elapsed: started.elapsed() };
+    let index = Totals {
+        blocks: report.blocks,
+        txs: report.txs,
+        bytes: report.bytes,
+        elapsed: started.elapsed(),
+        cpu: cpu_seconds().zip(cpu_before).map(|(after, before)| after - before),
+    };
     let store_bytes = dir_size(&chainsleuth_btc::index::store_path(&store_dir));
 
     // Page latency for the address with the longest history.
@@ -218,12 +239,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("runtime: {} worker threads, fetch concurrency {}", args.workers, opts.fetch_concurrency);
     println!();
-    println!("| measure | blocks/s | tx/s | MB/s | seconds |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| measure | blocks/s | tx/s | MB/s | seconds | CPU seconds | tx per CPU second |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, t) in [("parse-only (read + deserialize + txid)", &parse), ("indexing (sync loop into RocksDB)", &index)]
     {
+        let cpu = t.cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}"));
+        let per_cpu = t.cpu.map_or("n/a".to_owned(), |c| format!("{:.0}", t.txs as f64 / c.max(0.01)));
         println!(
-            "| {name} | {:.0} | {:.0} | {:.1} | {:.2} |",
+            "| {name} | {:.0} | {:.0} | {:.1} | {:.2} | {cpu} | {per_cpu} |",
             t.rate(t.blocks),
             t.rate(t.txs),
             mb(t),
@@ -233,7 +256,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("| figure | value |");
     println!("|---|---:|");
-    println!("| indexing / parse-only (tx/s) | {:.2} |", index.rate(index.txs) / parse.rate(parse.txs));
+    println!("| indexing / parse-only (tx/s, wall clock) | {:.2} |", index.rate(index.txs) / parse.rate(parse.txs));
+    if let (Some(index_cpu), Some(parse_cpu)) = (index.cpu, parse.cpu) {
+        println!("| indexing / parse-only (tx per CPU second) | {:.2} |", parse_cpu / index_cpu.max(0.01));
+    }
     println!("| store size | {:.1} MB |", store_bytes as f64 / 1e6);
     println!("| store bytes per tx | {:.0} |", store_bytes as f64 / index.txs.max(1) as f64);
     println!("| largest address history | {} rows ({} pages of 100) |", figures.tx_count, cursors.len());

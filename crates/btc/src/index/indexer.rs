@@ -27,8 +27,9 @@ use super::tables::{
 use crate::{to_core_hash, BtcBlock};
 
 /// Entries per generation of each in-memory cache (address ids, address
-/// summaries, unspent outputs); each cache holds at most twice as many.
-pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 20;
+/// summaries, unspent outputs); each cache holds at most twice as many,
+/// about 230 MB in all at this default.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 19;
 
 /// The directory of the Bitcoin store inside a data directory.
 pub fn store_path(data_dir: &Path) -> PathBuf {
@@ -189,8 +190,8 @@ impl BtcIndexer {
         })
     }
 
-    /// Sets how many entries each generation of each cache holds (memory
-    /// grows with it, about 250 bytes per entry in all).
+    /// Sets how many entries each generation of each cache holds; memory
+    /// grows by about 450 bytes per unit (two generations of three caches).
     pub fn with_cache_capacity(mut self, capacity: usize) -> BtcIndexer {
         self.addresses = GenCache::new(capacity);
         self.summaries = GenCache::new(capacity);
