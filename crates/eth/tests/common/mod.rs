@@ -84,11 +84,17 @@ impl Drop for Anvil {
 impl Anvil {
     /// Starts anvil with `accounts` prefunded, unlocked accounts.
     pub async fn start(accounts: usize) -> Anvil {
+        Anvil::start_with(accounts, &[]).await
+    }
+
+    /// Starts anvil with `accounts` accounts and extra command-line `args`.
+    pub async fn start_with(accounts: usize, args: &[&str]) -> Anvil {
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let child = Command::new(anvil_bin())
                 .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--silent"])
                 .args(["--accounts", &accounts.to_string()])
+                .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -233,12 +239,97 @@ fn tx(from: Address, to: Address, value: U256, data: Vec<u8>, gas: u64) -> Value
     json!({"from": from, "to": to, "value": value, "data": Bytes::from(data), "gas": format!("{gas:#x}")})
 }
 
-/// `blocks` blocks of `per_block` random transactions among `accounts`:
-/// ETH sends, token transfers and burns, WETH deposits, withdrawals and
-/// transfers, forwarder splits (internal calls), reverted inner sends,
-/// failing transactions, CREATE with value plus SELFDESTRUCT, sends under a
-/// DELEGATECALL, and ERC-721 mints and transfers. Returns the number of
-/// transactions the node accepted.
+/// A seeded generator of random transactions among `accounts`: ETH sends,
+/// token transfers and burns, WETH deposits, withdrawals and transfers,
+/// forwarder splits (internal calls), reverted inner sends, failing
+/// transactions, CREATE with value plus SELFDESTRUCT, sends under a
+/// DELEGATECALL, and ERC-721 mints and transfers.
+pub struct TxGen {
+    rng: StdRng,
+    nft_id: u64,
+    minted: Vec<(u64, Address)>,
+}
+
+impl TxGen {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        TxGen { rng: StdRng::seed_from_u64(seed), nft_id: seed * 1_000_000, minted: Vec::new() }
+    }
+
+    /// The next `n` transactions.
+    pub fn take(&mut self, accounts: &[Address], c: Contracts, n: usize) -> Vec<Value> {
+        (0..n).map(|_| self.one(accounts, c)).collect()
+    }
+
+    fn one(&mut self, accounts: &[Address], c: Contracts) -> Value {
+        let rng = &mut self.rng;
+        let from = accounts[rng.gen_range(0..accounts.len())];
+        let to = accounts[rng.gen_range(0..accounts.len())];
+        let small = U256::from(rng.gen_range(1..1_000_000_000u64)) * U256::from(1_000u64);
+        match rng.gen_range(0..100) {
+            0..=29 => tx(from, to, small, Vec::new(), 21_000),
+            30..=49 => {
+                let value = U256::from(rng.gen_range(1..3_000_000u64));
+                tx(from, c.token, U256::ZERO, IToken::transferCall { to, value }.abi_encode(), 80_000)
+            }
+            50..=52 => {
+                let value = U256::from(rng.gen_range(1..1_000u64));
+                tx(from, c.token, U256::ZERO, IToken::burnCall { value }.abi_encode(), 80_000)
+            }
+            53..=60 => tx(from, c.weth, small, IWeth::depositCall {}.abi_encode(), 80_000),
+            61..=65 => {
+                let wad = small / U256::from(3u64);
+                tx(from, c.weth, U256::ZERO, IWeth::withdrawCall { wad }.abi_encode(), 80_000)
+            }
+            66..=70 => {
+                let wad = small / U256::from(5u64);
+                tx(from, c.weth, U256::ZERO, IWeth::transferCall { dst: to, wad }.abi_encode(), 80_000)
+            }
+            71..=80 => {
+                let n = rng.gen_range(1..4);
+                let targets: Vec<Address> = (0..n).map(|_| accounts[rng.gen_range(0..accounts.len())]).collect();
+                tx(from, c.forwarder, small, IForwarder::splitCall { to: targets }.abi_encode(), 200_000)
+            }
+            81..=84 => {
+                let call = IForwarder::tryForwardCall { to, amount: small / U256::from(2u64) };
+                tx(from, c.forwarder, small, call.abi_encode(), 200_000)
+            }
+            85..=87 => tx(from, c.forwarder, small, IForwarder::forwardThenFailCall { to }.abi_encode(), 200_000),
+            88..=90 => tx(from, c.forwarder, small, IForwarder::spawnCall { to }.abi_encode(), 300_000),
+            91..=93 => {
+                let targets = vec![to, accounts[rng.gen_range(0..accounts.len())]];
+                let call = IForwarder::viaDelegateCall { implementation: c.forwarder2, to: targets };
+                tx(from, c.forwarder, small, call.abi_encode(), 200_000)
+            }
+            94..=96 => {
+                self.nft_id += 1;
+                self.minted.push((self.nft_id, to));
+                tx(from, c.nft, U256::ZERO, INft::mintCall { to, id: U256::from(self.nft_id) }.abi_encode(), 120_000)
+            }
+            _ => match self.minted.pop() {
+                Some((id, owner)) => {
+                    let call = INft::transferFromCall { from: owner, to, id: U256::from(id) };
+                    tx(owner, c.nft, U256::ZERO, call.abi_encode(), 100_000)
+                }
+                None => tx(from, to, small, Vec::new(), 21_000),
+            },
+        }
+    }
+}
+
+/// Mines blocks until the node's pool is empty (at most `rounds` blocks).
+pub async fn drain_pool(node: &Anvil, rounds: usize) {
+    for _ in 0..rounds {
+        let pending: Value = node.call("txpool_status", json!([])).await;
+        if pending["pending"].as_str().is_some_and(|p| p == "0x0") {
+            break;
+        }
+        node.mine().await;
+    }
+}
+
+/// `blocks` blocks of `per_block` random transactions (see [`TxGen`]);
+/// returns the number of transactions the node accepted.
 pub async fn workload(
     node: &Anvil,
     accounts: &[Address],
@@ -247,77 +338,14 @@ pub async fn workload(
     per_block: usize,
     seed: u64,
 ) -> usize {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut gen = TxGen::new(seed);
     let mut sent = 0;
-    let mut nft_id = seed * 1_000_000;
-    let mut minted: Vec<(u64, Address)> = Vec::new();
     for _ in 0..blocks {
-        let mut txs = Vec::with_capacity(per_block);
-        for _ in 0..per_block {
-            let from = accounts[rng.gen_range(0..accounts.len())];
-            let to = accounts[rng.gen_range(0..accounts.len())];
-            let small = U256::from(rng.gen_range(1..1_000_000_000u64)) * U256::from(1_000u64);
-            let t = match rng.gen_range(0..100) {
-                0..=29 => tx(from, to, small, Vec::new(), 21_000),
-                30..=49 => {
-                    let value = U256::from(rng.gen_range(1..3_000_000u64));
-                    tx(from, c.token, U256::ZERO, IToken::transferCall { to, value }.abi_encode(), 80_000)
-                }
-                50..=52 => {
-                    let value = U256::from(rng.gen_range(1..1_000u64));
-                    tx(from, c.token, U256::ZERO, IToken::burnCall { value }.abi_encode(), 80_000)
-                }
-                53..=60 => tx(from, c.weth, small, IWeth::depositCall {}.abi_encode(), 80_000),
-                61..=65 => {
-                    let wad = small / U256::from(3u64);
-                    tx(from, c.weth, U256::ZERO, IWeth::withdrawCall { wad }.abi_encode(), 80_000)
-                }
-                66..=70 => {
-                    let wad = small / U256::from(5u64);
-                    tx(from, c.weth, U256::ZERO, IWeth::transferCall { dst: to, wad }.abi_encode(), 80_000)
-                }
-                71..=80 => {
-                    let n = rng.gen_range(1..4);
-                    let targets: Vec<Address> = (0..n).map(|_| accounts[rng.gen_range(0..accounts.len())]).collect();
-                    tx(from, c.forwarder, small, IForwarder::splitCall { to: targets }.abi_encode(), 200_000)
-                }
-                81..=84 => {
-                    let call = IForwarder::tryForwardCall { to, amount: small / U256::from(2u64) };
-                    tx(from, c.forwarder, small, call.abi_encode(), 200_000)
-                }
-                85..=87 => tx(from, c.forwarder, small, IForwarder::forwardThenFailCall { to }.abi_encode(), 200_000),
-                88..=90 => tx(from, c.forwarder, small, IForwarder::spawnCall { to }.abi_encode(), 300_000),
-                91..=93 => {
-                    let targets = vec![to, accounts[rng.gen_range(0..accounts.len())]];
-                    let call = IForwarder::viaDelegateCall { implementation: c.forwarder2, to: targets };
-                    tx(from, c.forwarder, small, call.abi_encode(), 200_000)
-                }
-                94..=96 => {
-                    nft_id += 1;
-                    minted.push((nft_id, to));
-                    tx(from, c.nft, U256::ZERO, INft::mintCall { to, id: U256::from(nft_id) }.abi_encode(), 120_000)
-                }
-                _ => match minted.pop() {
-                    Some((id, owner)) => {
-                        let call = INft::transferFromCall { from: owner, to, id: U256::from(id) };
-                        tx(owner, c.nft, U256::ZERO, call.abi_encode(), 100_000)
-                    }
-                    None => tx(from, to, small, Vec::new(), 21_000),
-                },
-            };
-            txs.push(t);
-        }
-        sent += node.send_all(&txs).await;
+        sent += node.send_all(&gen.take(accounts, c, per_block)).await;
         node.mine().await;
     }
     // Anything left over for lack of block gas goes into further blocks.
-    for _ in 0..5 {
-        let pending: Value = node.call("txpool_status", json!([])).await;
-        if pending["pending"].as_str().is_some_and(|p| p == "0x0") {
-            break;
-        }
-        node.mine().await;
-    }
+    drain_pool(node, 5).await;
     sent
 }
 
