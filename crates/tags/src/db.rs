@@ -16,7 +16,7 @@ use crate::error::TagsError;
 use crate::model::{entity_id, Diff, EntityView, SourceInfo, TagRecord, TagView, VersionInfo};
 use crate::tables::{
     AddrKey, ByEntity, BySource, Entities, EntityKey, Json, Pending, Runs, SourceId, SourceNames, SourceRecord,
-    Sources, Staging, Tags, Versions, SCHEMA,
+    Sources, Spans, Staging, Tags, Versions, SCHEMA,
 };
 
 /// The tag database.
@@ -98,9 +98,10 @@ impl TagStore {
     pub(crate) fn rollback(&self, source: SourceId, import_id: u64, version: u32, name: &str) -> Result<(), TagsError> {
         let mut batch = self.store.batch();
         for row in self.store.scan::<BySource>(&source.encode(), None, Direction::Forward)? {
-            let ((_, addr, fp, added), retired) = row?;
-            let tag_key = (addr.clone(), source, fp, added);
-            if added == version {
+            let ((_, addr, fp), mut spans) = row?;
+            let before = spans.clone();
+            if let Some(&(added, _)) = spans.0.last().filter(|(added, _)| *added == version) {
+                let tag_key = (addr.clone(), source, fp, added);
                 if let Some(Json(record)) = self.store.get::<Tags>(&tag_key)? {
                     if let Some(entity) = &record.tag.entity {
                         batch.delete::<ByEntity>(&(
@@ -113,13 +114,20 @@ impl TagStore {
                     }
                 }
                 batch.delete::<Tags>(&tag_key)?;
-                batch.delete::<BySource>(&(source, addr, fp, added))?;
-            } else if retired == Some(version) {
+                spans.0.pop();
+            }
+            if let Some(last) = spans.0.last_mut().filter(|(_, retired)| *retired == version) {
+                last.1 = 0;
+                let tag_key = (addr.clone(), source, fp, last.0);
                 if let Some(Json(mut record)) = self.store.get::<Tags>(&tag_key)? {
                     record.retired = None;
                     batch.put::<Tags>(&tag_key, &Json(record))?;
                 }
-                batch.put::<BySource>(&(source, addr, fp, added), &None)?;
+            }
+            if spans.0.is_empty() {
+                batch.delete::<BySource>(&(source, addr, fp))?;
+            } else if spans != before {
+                batch.put::<BySource>(&(source, addr, fp), &spans)?;
             }
             if batch.len() >= 100_000 {
                 self.store.write(std::mem::replace(&mut batch, self.store.batch()))?;
@@ -323,21 +331,23 @@ impl TagStore {
                 return Err(TagsError::UnknownVersion { source_name: source.to_owned(), version, latest });
             }
         }
-        let visible = |added: u32, retired: Option<u32>, at: u32| added <= at && retired.is_none_or(|r| r > at);
+        let live_at = |spans: &Spans, at: u32| {
+            spans.0.iter().find(|(added, retired)| *added <= at && (*retired == 0 || *retired > at)).map(|s| s.0)
+        };
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for row in self.store.scan::<BySource>(&id.encode(), None, Direction::Forward)? {
-            let ((_, addr, fp, first), retired) = row?;
-            let (before, after) = (visible(first, retired, from), visible(first, retired, to));
-            if before == after {
+            let ((_, addr, fp), spans) = row?;
+            let (before, after) = (live_at(&spans, from), live_at(&spans, to));
+            if before.is_some() == after.is_some() {
                 continue;
             }
+            let (first, list) = match (before, after) {
+                (None, Some(first)) => (first, &mut added),
+                (Some(first), _) => (first, &mut removed),
+                (None, None) => continue,
+            };
             if let Some(Json(record)) = self.store.get::<Tags>(&(addr, id, fp, first))? {
-                let view = self.view(&sources, id, record);
-                if after {
-                    added.push(view);
-                } else {
-                    removed.push(view);
-                }
+                list.push(self.view(&sources, id, record));
             }
         }
         Ok(Diff { source: source.to_owned(), from, to, added, removed })

@@ -36,7 +36,7 @@ use crate::lines::{file_sha256, DEFAULT_MAX_LINE};
 use crate::model::{entity_id, Entity, EntityRecord, ImportReport, Provenance, Retired, Tag, TagRecord, VersionInfo};
 use crate::tables::{
     AddrKey, ByEntity, BySource, Entities, EntityKey, Fingerprint, Json, Pending, SourceId, SourceNames, SourceRecord,
-    Sources, Staging, State, TagKey, Tags, Versions,
+    Sources, Spans, Staging, State, TagKey, Tags, Versions,
 };
 
 /// How an import reads and validates its file.
@@ -102,9 +102,10 @@ struct Run<'a> {
     batch: Batch<'a>,
     /// Keys (`AddrKey ‖ fingerprint`) staged in the unwritten batch.
     in_batch: HashSet<Vec<u8>>,
-    /// New rows of the unwritten batch, put into it sorted at flush: RocksDB
-    /// inserts sorted keys into its memtable several times faster.
-    new_rows: Vec<(TagKey, TagRecord)>,
+    /// New rows of the unwritten batch with the tag's earlier spans, put
+    /// into it sorted at flush: RocksDB inserts sorted keys into its
+    /// memtable several times faster.
+    new_rows: Vec<(TagKey, TagRecord, Spans)>,
     /// Whether the pending row has been written (the store is touched).
     started: bool,
     /// Extra rows for the first batch (pending row, counters, source name).
@@ -118,12 +119,12 @@ impl<'a> Run<'a> {
         }
         let mut rows = std::mem::take(&mut self.new_rows);
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (key, _) in &rows {
-            self.batch.put::<BySource>(&(key.1, key.0.clone(), key.2, key.3), &None)?;
+        for (key, _, spans) in &rows {
+            self.batch.put::<BySource>(&(key.1, key.0.clone(), key.2), spans)?;
         }
         let mut by_entity: Vec<_> = rows
             .iter()
-            .filter_map(|(key, record)| {
+            .filter_map(|(key, record, _)| {
                 let entity = record.tag.entity.as_deref()?;
                 Some((EntityKey::new(&entity_id(entity)), key.0.clone(), key.1, key.2, key.3))
             })
@@ -132,7 +133,7 @@ impl<'a> Run<'a> {
         for key in &by_entity {
             self.batch.put::<ByEntity>(key, &())?;
         }
-        for (key, record) in rows {
+        for (key, record, _) in rows {
             self.batch.put::<Tags>(&key, &Json(record))?;
         }
         let batch = std::mem::replace(&mut self.batch, self.tags.store.batch());
@@ -166,20 +167,21 @@ impl<'a> Run<'a> {
         if !self.in_batch.insert(mark.clone()) {
             return Ok(Staged::Repeat);
         }
+        let mut spans = Spans::default();
         if self.started || self.active > 0 {
-            let mut prefix = self.source.encode();
-            prefix.extend_from_slice(&mark);
-            let newest = self.tags.store.scan::<BySource>(&prefix, None, Direction::Reverse)?.next().transpose()?;
-            if let Some(((_, _, _, added), None)) = newest {
-                if added == self.version {
-                    return Ok(Staged::Repeat);
+            spans = self.tags.store.get::<BySource>(&(self.source, addr.clone(), fp))?.unwrap_or_default();
+            match spans.live() {
+                Some(added) if added == self.version => return Ok(Staged::Repeat),
+                Some(_) => {
+                    self.batch.put::<Staging>(&(self.import_id, mark), &())?;
+                    return Ok(Staged::Live);
                 }
-                self.batch.put::<Staging>(&(self.import_id, mark), &())?;
-                return Ok(Staged::Live);
+                None => {}
             }
         }
+        spans.0.push((self.version, 0));
         let record = TagRecord { tag, provenance: provenance.clone(), retired: None };
-        self.new_rows.push(((addr, self.source, fp, self.version), record));
+        self.new_rows.push(((addr, self.source, fp, self.version), record, spans));
         Ok(Staged::New)
     }
 
@@ -188,10 +190,8 @@ impl<'a> Run<'a> {
         let mut retired = 0;
         let scan = self.tags.store.scan::<BySource>(&self.source.encode(), None, Direction::Forward)?;
         for row in scan {
-            let ((source, addr, fp, added), state) = row?;
-            if state.is_some() || added == self.version {
-                continue;
-            }
+            let ((source, addr, fp), mut spans) = row?;
+            let Some(added) = spans.live().filter(|added| *added != self.version) else { continue };
             let mut mark = addr.encode();
             mark.extend_from_slice(&fp);
             if self.tags.store.get::<Staging>(&(self.import_id, mark))?.is_some() {
@@ -202,7 +202,10 @@ impl<'a> Run<'a> {
                 record.retired = Some(Retired { version: self.version, at });
                 self.batch.put::<Tags>(&key, &Json(record))?;
             }
-            self.batch.put::<BySource>(&(source, addr, fp, added), &Some(self.version))?;
+            if let Some(last) = spans.0.last_mut() {
+                last.1 = self.version;
+            }
+            self.batch.put::<BySource>(&(source, addr, fp), &spans)?;
             retired += 1;
             self.flush_if_full(rows)?;
         }

@@ -112,6 +112,36 @@ pub type SourceId = u32;
 /// A tag row's key: `AddrKey ‖ source:u32 ‖ fingerprint ‖ added:u32`.
 pub type TagKey = (AddrKey, SourceId, Fingerprint, u32);
 
+/// The versions one tag of one source was live in, oldest first: `(added,
+/// retired)` with `retired = 0` while live (versions start at 1). A tag
+/// dropped and later re-added has two spans, and two rows in [`Tags`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans(pub Vec<(u32, u32)>);
+
+impl Spans {
+    /// The version that added the live span, if the tag is live.
+    pub fn live(&self) -> Option<u32> {
+        self.0.last().filter(|(_, retired)| *retired == 0).map(|(added, _)| *added)
+    }
+}
+
+impl Codec for Spans {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        for (added, retired) in &self.0 {
+            added.encode_to(out);
+            retired.encode_to(out);
+        }
+    }
+
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        let mut spans = Vec::with_capacity(input.len() / 8);
+        while !input.is_empty() {
+            spans.push((u32::decode_from(input)?, u32::decode_from(input)?));
+        }
+        Ok(Spans(spans))
+    }
+}
+
 /// A source's row: its name and active version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
@@ -125,9 +155,10 @@ tables! {
     /// Every tag row by address: the lookup of an address's tags is one
     /// prefix seek. Written by imports, never deleted once activated.
     Tags("tags_by_addr"): TagKey => Json<TagRecord>;
-    /// The rows of each source, with the version that retired each (if
-    /// any): imports diff against it, `diff` reads it.
-    BySource("tags_by_source"): (SourceId, AddrKey, Fingerprint, u32) => Option<u32>;
+    /// Each tag of each source with the versions it was live in: an import
+    /// checks a row of its file against it with one point read, `diff` and
+    /// rollback scan a source's rows.
+    BySource("tags_by_source"): (SourceId, AddrKey, Fingerprint) => Spans;
     /// The tag rows of each entity, for `entity NAME`.
     ByEntity("tags_by_entity"): (EntityKey, AddrKey, SourceId, Fingerprint, u32) => ();
     /// Entity records per source; written with the version switch.
@@ -188,6 +219,15 @@ mod tests {
         let entity = EntityKey::new(&"é".repeat(200));
         assert!(entity.0.len() <= 255);
         assert_eq!(EntityKey::decode(&entity.encode()), Ok(entity));
+    }
+
+    #[test]
+    fn spans_round_trip() {
+        let spans = Spans(vec![(1, 3), (5, 0)]);
+        assert_eq!(Spans::decode(&spans.encode()), Ok(spans.clone()));
+        assert_eq!(spans.live(), Some(5));
+        assert_eq!(Spans(vec![(1, 2)]).live(), None);
+        assert!(Spans::decode(&[0, 0, 0, 1]).is_err());
     }
 
     #[test]

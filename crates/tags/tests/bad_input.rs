@@ -192,3 +192,19 @@ fn a_100_mb_single_line_fails_at_the_limit() {
         assert!(err.to_string().contains("huge.txt"), "{err}");
     }
 }
+
+#[test]
+fn a_bad_row_after_many_written_batches_rolls_everything_back() {
+    let (dir, store) = seeded();
+    let mut text = String::from("address,label\n");
+    for n in 0..30_000 {
+        text.push_str(&format!("{},row {n}\n", eth_address(n)));
+    }
+    text.push_str("0xnot-an-address,last\n");
+    let path = write(dir.path(), "late.csv", &text);
+    let mut opts = options("", Some(Category::Scam), None);
+    opts.batch_rows = 1_000;
+    let err = fails(&store, &path, Format::Csv, &opts);
+    assert_eq!(invalid_lines(&err), vec![30_002]);
+    assert!(store.tags_for(&chainsleuth_tags::TagChain::ETH, &eth_address(5)).unwrap().is_empty());
+}
