@@ -34,7 +34,7 @@ pub struct ImportArgs {
     /// The file to import.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// File format.
+    /// Format: csv, jsonl, tagpack, actorpack, ofac-sdn or list.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format, help_heading = "Source")]
     pub format: Format,
     /// Source name; each import of it is a new version.
@@ -46,7 +46,7 @@ pub struct ImportArgs {
     /// Columns (CSV) or keys (JSONL) of fields: field=column,field=column.
     #[arg(long, value_name = "MAP", value_parser = parse_mapping, help_heading = "Source")]
     pub mapping: Option<Mapping>,
-    /// Category of records without one (required for --format list).
+    /// Category of records without one (required for lists); see TAXONOMY.md.
     #[arg(long, value_name = "CATEGORY", help_heading = "Defaults")]
     pub category: Option<Category>,
     /// Entity of records without one.

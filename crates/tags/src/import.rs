@@ -17,6 +17,10 @@
 //!    commit point.
 //! 5. The scratch marks are deleted.
 //!
+//! Memory stays bounded by the batch size whatever the file's size, with one
+//! exception: entities (ActorPack actors, SDN entries) are held until the
+//! switch, which writes them; they number thousands, not millions.
+//!
 //! A failure (bad rows, malformed file) rolls back at once; a crash leaves
 //! the pending row, and the next open rolls back (rows with `added = v+1`
 //! deleted, `retired = v+1` cleared), so the source is wholly at `v` or
