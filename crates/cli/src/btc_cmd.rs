@@ -15,6 +15,7 @@ use chainsleuth_btc::source::{
 use chainsleuth_btc::BtcBlock;
 use chainsleuth_store::Store;
 use chainsleuth_sync::{BlockSource, RetryPolicy, SyncOptions};
+use chainsleuth_tags::TagChain;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
@@ -305,15 +306,17 @@ pub fn run_address(ctx: &Context, args: AddressBtcArgs) -> anyhow::Result<()> {
     let (store, network) = open_for_query(ctx, args.network)?;
     let summary = query::address_summary(&store, &args.address, network)?;
     let page = query::address_history(&store, &args.address, network, args.cursor.as_deref(), args.limit)?;
+    let tags = crate::tags_cmd::address_tags(&ctx.data_dir, TagChain::BTC, &summary.address, network)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({ "summary": summary, "history": page });
+        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags });
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(());
     }
     crate::render::address_btc(&mut out, &summary, &page)?;
-    Ok(())
+    drop(out);
+    crate::tags_cmd::print_address_tags(&tags)
 }
 
 /// Runs `chainsleuth tx btc`.

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::btc_cmd::BtcConfig;
+use crate::eth_cmd::EthConfig;
 use crate::logging::LogFormat;
 
 /// The whole configuration file. Every section is optional.
@@ -23,7 +24,7 @@ pub struct Config {
     pub btc: BtcConfig,
     /// The Ethereum indexer.
     #[serde(default)]
-    pub eth: toml::Table,
+    pub eth: EthConfig,
     /// Tag sources and their schedules.
     #[serde(default)]
     pub tags: toml::Table,
@@ -37,7 +38,9 @@ impl Config {
     /// key (the message names the key and line).
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))
+        let config: Config = toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?;
+        chainsleuth_tags::TagsConfig::from_toml(&text).with_context(|| format!("in config file {}", path.display()))?;
+        Ok(config)
     }
 }
 

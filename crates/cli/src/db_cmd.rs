@@ -5,6 +5,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use chainsleuth_btc::index::{self, query};
+use chainsleuth_store::{OpenMode, Store};
 use clap::{Args, Subcommand};
 
 use crate::Context;
@@ -43,9 +44,18 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let eth = crate::eth_cmd::status_json(&ctx.data_dir).context("reading the Ethereum store")?;
+    let tags_path = chainsleuth_tags::TagStore::path_in(&ctx.data_dir);
+    let tags = if tags_path.exists() {
+        let store = chainsleuth_tags::TagStore::open_read_only(&tags_path).context("opening the tag store")?;
+        Some(store.sources()?)
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "data_dir": ctx.data_dir, "btc": btc }))?;
+        let value = serde_json::json!({ "data_dir": ctx.data_dir, "btc": btc, "eth": eth, "tag_sources": tags });
+        serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -67,6 +77,35 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             )?;
         }
     }
+    match eth {
+        None => writeln!(out, "eth         not indexed")?,
+        Some(status) => {
+            let tip = match (status["tip"]["height"].as_u64(), status["tip"]["hash"].as_str()) {
+                (Some(height), Some(hash)) => format!("height {height} ({hash})"),
+                _ => "empty".to_owned(),
+            };
+            writeln!(out, "eth         {tip}")?;
+            writeln!(
+                out,
+                "            {} transfers, {} addresses, {} tokens, internal transfers {}",
+                status["transfers"],
+                status["addresses"],
+                status["tokens"],
+                status["internal_transfers"].as_str().unwrap_or("-")
+            )?;
+        }
+    }
+    match tags {
+        None => writeln!(out, "tags        none imported")?,
+        Some(sources) => {
+            writeln!(out, "tags        {} sources", sources.len())?;
+            for source in sources {
+                let failing = source.status.as_ref().and_then(|s| s.last_error.as_deref());
+                let state = failing.map_or_else(String::new, |err| format!("  last fetch failed: {err}"));
+                writeln!(out, "            {} v{}{state}", source.name, source.active_version)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -80,7 +119,12 @@ pub fn run_db(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
                     anyhow::ensure!(path.exists(), "no Bitcoin index in {}", ctx.data_dir.display());
                     index::open_read_only(&ctx.data_dir).with_context(|| format!("opening {}", path.display()))?
                 }
-                chainsleuth_core::Chain::Ethereum => anyhow::bail!("no Ethereum index support in this build yet"),
+                chainsleuth_core::Chain::Ethereum => {
+                    let path = chainsleuth_eth::store_path(&ctx.data_dir);
+                    anyhow::ensure!(path.exists(), "no Ethereum index in {}", ctx.data_dir.display());
+                    Store::open(&path, &chainsleuth_eth::SCHEMA, OpenMode::ReadOnly)
+                        .with_context(|| format!("opening {}", path.display()))?
+                }
             };
             let digest = store.digest().context("hashing the store")?;
             println!("{}", hex::encode(digest));

@@ -15,12 +15,11 @@ use chainsleuth_eth::{
 };
 use chainsleuth_store::{OpenMode, Store};
 use chainsleuth_sync::{RetryPolicy, SyncOptions, SyncProgress};
+use chainsleuth_tags::TagChain;
 use clap::Args;
 use serde::Deserialize;
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (try 10s, 500ms or 2m)"))
-}
+use crate::config::parse_duration;
 
 fn parse_traces(text: &str) -> Result<TraceMode, String> {
     text.parse().map_err(|e: chainsleuth_eth::ParseTraceModeError| e.to_string())
@@ -286,15 +285,17 @@ pub fn run_address(data_dir: &Path, args: AddressEthArgs) -> anyhow::Result<()> 
     let query = EthQuery::new(&store);
     let summary = query.address_summary(&args.address)?;
     let page = query.history(&args.address, &args.asset, args.limit, args.cursor.as_deref())?;
+    let tags = crate::tags_cmd::address_tags(data_dir, TagChain::ETH, &args.address, bitcoin::Network::Bitcoin)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({ "summary": summary, "history": page });
+        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
     let Some(summary) = summary else {
         writeln!(out, "{}: not seen in the indexed blocks", page.address)?;
-        return Ok(());
+        drop(out);
+        return crate::tags_cmd::print_address_tags(&tags);
     };
     writeln!(out, "address {}", summary.address)?;
     for a in &summary.assets {
@@ -310,7 +311,8 @@ pub fn run_address(data_dir: &Path, args: AddressEthArgs) -> anyhow::Result<()> 
         )?;
     }
     print_page(&mut out, &page)?;
-    Ok(())
+    drop(out);
+    crate::tags_cmd::print_address_tags(&tags)
 }
 
 /// Prints the transfers of one transaction.

@@ -8,9 +8,11 @@ mod btc_cmd;
 mod config;
 mod db_cmd;
 mod demo;
+mod eth_cmd;
 mod logging;
 mod progress;
 mod render;
+mod tags_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +73,11 @@ enum Command {
     /// Build a test chain (deterministic for a seed) as a node would store it.
     #[command(subcommand)]
     Simulate(SimulateCommand),
+    /// Import, inspect and schedule tag lists (who is behind an address).
+    #[command(subcommand)]
+    Tags(tags_cmd::TagsCommand),
+    /// Show an entity (platform, exchange, actor): its records and addresses.
+    Entity(tags_cmd::EntityArgs),
     /// Build, index and query a small regtest chain in a temporary directory.
     Demo(demo::DemoArgs),
 }
@@ -79,18 +86,24 @@ enum Command {
 enum IndexCommand {
     /// Index Bitcoin from Bitcoin Core's block files, REST or JSON-RPC.
     Btc(btc_cmd::IndexBtcArgs),
+    /// Index Ethereum (ETH, internal transfers, ERC-20) from a JSON-RPC node.
+    Eth(eth_cmd::IndexEthArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum AddressCommand {
     /// A Bitcoin address.
     Btc(btc_cmd::AddressBtcArgs),
+    /// An Ethereum address: balances per asset, history in one asset.
+    Eth(eth_cmd::AddressEthArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum TxCommand {
     /// A Bitcoin transaction.
     Btc(btc_cmd::TxBtcArgs),
+    /// The transfers of an Ethereum transaction.
+    Eth(eth_cmd::TxEthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,11 +154,25 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Index(IndexCommand::Btc(args)) => btc_cmd::run_index(&ctx, args),
+        Command::Index(IndexCommand::Eth(args)) => {
+            let args = args.with_config(&ctx.config.eth)?;
+            runtime()?.block_on(async {
+                let (progress, watch) = tokio::sync::watch::channel(Default::default());
+                let reporter = tokio::spawn(progress::report("eth", watch));
+                let result = eth_cmd::run_index(&ctx.data_dir, args, shutdown_on_signals(), progress).await;
+                reporter.await.ok();
+                result
+            })
+        }
         Command::Address(AddressCommand::Btc(args)) => btc_cmd::run_address(&ctx, args),
+        Command::Address(AddressCommand::Eth(args)) => eth_cmd::run_address(&ctx.data_dir, args),
         Command::Tx(TxCommand::Btc(args)) => btc_cmd::run_tx(&ctx, args),
+        Command::Tx(TxCommand::Eth(args)) => eth_cmd::run_tx(&ctx.data_dir, args),
         Command::Status(args) => db_cmd::run_status(&ctx, args),
         Command::Db(cmd) => db_cmd::run_db(&ctx, cmd),
         Command::Simulate(SimulateCommand::Btc(args)) => btc_cmd::run_simulate(args),
+        Command::Tags(cmd) => tags_cmd::run_tags(&ctx.data_dir, Some(&ctx.config.tags), cmd),
+        Command::Entity(args) => tags_cmd::run_entity(&ctx.data_dir, args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -149,20 +149,12 @@ fn parse_network(text: &str) -> Result<bitcoin::Network, String> {
 }
 
 /// Runs a `tags` command against the tag store under `data_dir`; `tags
-/// sync` reads its sources from `--sources FILE`.
+/// sync` reads its sources from `--sources FILE`, else from `config_tags`
+/// (the `[tags]` table of the `--config` file).
 ///
 /// # Errors
 /// Whatever failed, with the file, line or source in the message.
-pub fn run_tags(data_dir: &Path, cmd: TagsCommand) -> anyhow::Result<()> {
-    run_tags_with(data_dir, None, cmd)
-}
-
-/// As [`run_tags`], with the `[tags]` table of an already loaded config
-/// file for `tags sync` (used when `--sources` is not given).
-///
-/// # Errors
-/// As [`run_tags`].
-pub fn run_tags_with(data_dir: &Path, config_tags: Option<&toml::Table>, cmd: TagsCommand) -> anyhow::Result<()> {
+pub fn run_tags(data_dir: &Path, config_tags: Option<&toml::Table>, cmd: TagsCommand) -> anyhow::Result<()> {
     let path = TagStore::path_in(data_dir);
     match cmd {
         TagsCommand::Import(args) => run_import(&path, args),
@@ -231,6 +223,37 @@ fn open_read(path: &Path) -> anyhow::Result<TagStore> {
         anyhow::bail!("no tag store at {} (import a tag file first)", path.display());
     }
     TagStore::open_read_only(path).with_context(|| format!("opening tag store at {}", path.display()))
+}
+
+/// The current tags of `address` on `chain`, empty when no tag store exists
+/// yet (so `chainsleuth address` works before any import).
+///
+/// # Errors
+/// Store errors; an address that is invalid for the chain.
+pub fn address_tags(
+    data_dir: &Path,
+    chain: TagChain,
+    address: &str,
+    btc_network: bitcoin::Network,
+) -> anyhow::Result<Vec<TagView>> {
+    let path = TagStore::path_in(data_dir);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let store = open_read(&path)?.with_network(btc_network);
+    store.tags_for(&chain, address).with_context(|| format!("tags of {address}"))
+}
+
+/// Prints the tags of an address below its summary, as `tags show` does.
+///
+/// # Errors
+/// Write errors.
+pub fn print_address_tags(tags: &[TagView]) -> anyhow::Result<()> {
+    if !tags.is_empty() {
+        println!();
+        print_tags(tags, false, "")?;
+    }
+    Ok(())
 }
 
 fn open_write(path: &Path) -> anyhow::Result<TagStore> {
@@ -528,12 +551,14 @@ mod tests {
             "--entity",
             "Lazarus Group",
         ]);
-        run_tags(dir.path(), import.unwrap()).unwrap();
-        run_tags(dir.path(), parse(&["show", "eth", "0x098b716b8aaf21512996dc57eb0615e2383e2f96"]).unwrap()).unwrap();
-        run_tags(dir.path(), parse(&["sources"]).unwrap()).unwrap();
+        run_tags(dir.path(), None, import.unwrap()).unwrap();
+        run_tags(dir.path(), None, parse(&["show", "eth", "0x098b716b8aaf21512996dc57eb0615e2383e2f96"]).unwrap())
+            .unwrap();
+        run_tags(dir.path(), None, parse(&["sources"]).unwrap()).unwrap();
         run_entity(dir.path(), EntityArgs { name: "lazarus group".into(), json: true }).unwrap();
         assert!(run_entity(dir.path(), EntityArgs { name: "nobody".into(), json: false }).is_err());
-        let err = run_tags(dir.path(), parse(&["show", "eth", "0x098b716B8Aaf21512996dC57EB0615e2383E2f96"]).unwrap());
+        let err =
+            run_tags(dir.path(), None, parse(&["show", "eth", "0x098b716B8Aaf21512996dC57EB0615e2383E2f96"]).unwrap());
         assert!(format!("{:#}", err.unwrap_err()).contains("checksum"));
     }
 }
