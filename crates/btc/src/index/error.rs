@@ -85,6 +85,12 @@ pub enum BlockFault {
     /// A block without transactions.
     #[error("it has no transactions")]
     Empty,
+    /// Two transactions of the block have the same txid.
+    #[error("tx {txid} occurs twice")]
+    DuplicateTxid {
+        /// The repeated txid.
+        txid: Txid,
+    },
     /// An input spends an output the index does not know.
     #[error("input {vin} of tx {txid} spends {prev_txid}:{vout}, which is unknown")]
     UnknownOutput {

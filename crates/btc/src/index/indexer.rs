@@ -1,17 +1,19 @@
 //! [`BtcIndexer`]: one block in, one atomic batch out.
 //!
-//! For each block the indexer reads what it needs first (the spent outputs
-//! with two `multi_get`s, unknown addresses with one more, the summaries of
-//! the addresses it touches with a last one), checks the block against it,
-//! and only then builds the batch: block and transaction rows, outputs,
-//! inputs, spent-by links, new addresses, history rows, summaries, the id
-//! counters and the tip. A fault found on the way leaves the store untouched.
+//! For each block the indexer first works out a [`Plan`]: the address of
+//! every output, what every input spends and the history rows and totals
+//! that follow, reading what the caches lack with a few `multi_get`s (spent
+//! outputs: txids to tx numbers, then the rows; unknown addresses; old
+//! summaries). Building the plan checks the block; only then is the batch
+//! built (block and transaction rows, outputs, inputs, spent-by links, new
+//! addresses, history rows, summaries, the id counters and the tip) and
+//! written. A fault found on the way leaves the store untouched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bitcoin::hashes::Hash;
-use bitcoin::{BlockHash, Network, OutPoint, Txid};
+use bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
 use chainsleuth_store::{Batch, Meta, OpenMode, Store, Table, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
@@ -223,97 +225,114 @@ impl BtcIndexer {
         Ok(state)
     }
 
+    /// Indexes one block: works out and checks everything first ([`Plan`]),
+    /// then writes one batch, then updates the caches.
     fn index_block(&mut self, block: &BtcBlock, undo: UndoPolicy) -> Result<(), IndexError> {
         let state = self.state()?;
         let b = &block.block;
-        let height = block.height;
-        let hash = b.block_hash();
-        let fault = |fault| IndexError::Malformed { height, hash, fault };
-
-        let expected = state.tip.map_or(Height::GENESIS, |tip| tip.height.next());
-        if height != expected {
-            return Err(fault(BlockFault::WrongHeight { expected }));
+        let mut plan = Plan::new(block, state.next_tx)?;
+        plan.check_position(state.tip)?;
+        if self.store.get::<HeightByHash>(&plan.hash.to_byte_array())?.is_some() {
+            return Err(plan.fault(BlockFault::Duplicate));
         }
-        if let Some(tip) = state.tip {
-            if to_core_hash(b.header.prev_blockhash) != tip.hash {
-                let tip = BlockHash::from_byte_array(tip.hash.0);
-                return Err(fault(BlockFault::NotOnTip { parent: b.header.prev_blockhash, tip }));
+        self.resolve_outputs(&mut plan, &b.txdata, state.next_addr)?;
+        self.resolve_inputs(&mut plan, &b.txdata)?;
+        plan.link_spends()?;
+        plan.account()?;
+        let old_summaries = self.old_summaries(&plan, state.next_addr)?;
+        let (batch, summaries) = self.build_batch(&plan, &b.header, &old_summaries, state, undo)?;
+        self.store.write(batch)?;
+
+        // Written: the caches follow the store.
+        let next_tx = plan.first_tx + u64::from(plan.tx_count);
+        self.state = Some(State { tip: Some(plan.block_ref()), next_tx, next_addr: plan.next_addr });
+        for addr in &plan.addrs {
+            if let Some(id) = addr.id {
+                self.addresses.insert(addr.key, id);
             }
         }
-        if b.txdata.is_empty() {
-            return Err(fault(BlockFault::Empty));
+        for (id, row) in summaries {
+            self.summaries.insert(id, row);
         }
-        if self.store.get::<HeightByHash>(&hash.to_byte_array())?.is_some() {
-            return Err(fault(BlockFault::Duplicate));
+        for entry in plan.spent.iter().filter(|e| e.in_block.is_none()) {
+            self.coins.remove(&OutPoint { txid: entry.prev_txid, vout: entry.vout });
         }
-
-        let txs = &b.txdata;
-        let tx_count = u32::try_from(txs.len()).map_err(|_| IndexError::Corrupt("block with 2^32 txs".into()))?;
-        let first_tx = state.next_tx;
-        let txids: Vec<Txid> = txs.iter().map(bitcoin::Transaction::compute_txid).collect();
-        let mut position_of: FxHashMap<Txid, u32> = FxHashMap::default();
-        position_of.reserve(txs.len());
-        for (pos, txid) in (0u32..).zip(&txids) {
-            if position_of.insert(*txid, pos).is_some() {
-                return Err(fault(BlockFault::Value { txid: *txid, what: "the txid occurs twice in the block" }));
+        for (pos, txid) in (0u32..).zip(&plan.txids) {
+            let tx_num = plan.tx_num(pos);
+            for (vout, index) in (0u32..).zip(plan.outputs_of(pos)) {
+                // Spent or OP_RETURN outputs will not be looked up as coins.
+                if let (Some(slot), None) = (plan.outs[index].0, plan.out_spent[index]) {
+                    let row =
+                        OutputRow { address: Some(plan.id_of(slot)), value: Sats(plan.outs[index].1), spent_by: None };
+                    self.coins.insert(OutPoint { txid: *txid, vout }, (tx_num, row));
+                }
             }
         }
+        Ok(())
+    }
 
-        // Outputs: the address of each (key only, ids resolved below).
-        let mut out_start: Vec<usize> = Vec::with_capacity(txs.len() + 1);
-        let mut outs: Vec<(Option<u32>, u64)> = Vec::with_capacity(txs.len() * 3);
-        let mut addrs: Vec<BlockAddress> = Vec::with_capacity(txs.len() * 2);
+    /// The address of every output, and ids for the block's addresses: from
+    /// the cache, the store (one `multi_get`), or new ones in order of first
+    /// appearance.
+    fn resolve_outputs(&mut self, plan: &mut Plan, txs: &[Transaction], next_addr: u64) -> Result<(), IndexError> {
         let mut addr_slot: FxHashMap<AddrKey, u32> = FxHashMap::default();
         addr_slot.reserve(txs.len() * 2);
         let mut lookups: Vec<u32> = Vec::new();
         for tx in txs {
-            out_start.push(outs.len());
+            plan.out_start.push(plan.outs.len());
             for out in &tx.output {
                 // OP_RETURN outputs are recorded but pay no address.
                 let slot = AddrKey::of_script(out.script_pubkey.as_bytes()).map(|key| {
                     *addr_slot.entry(key).or_insert_with(|| {
-                        let slot = addrs.len() as u32;
+                        let slot = plan.addrs.len() as u32;
                         let id = self.addresses.get(&key);
                         if id.is_none() {
                             lookups.push(slot);
                         }
-                        addrs.push(BlockAddress { key, id });
+                        plan.addrs.push(BlockAddress { key, id });
                         slot
                     })
                 });
-                outs.push((slot, out.value.to_sat()));
+                plan.outs.push((slot, out.value.to_sat()));
             }
         }
-        out_start.push(outs.len());
+        plan.out_start.push(plan.outs.len());
+        plan.out_spent = vec![None; plan.outs.len()];
         if !lookups.is_empty() {
-            let keys: Vec<AddrKey> = lookups.iter().map(|slot| addrs[*slot as usize].key).collect();
+            let keys: Vec<AddrKey> = lookups.iter().map(|slot| plan.addrs[*slot as usize].key).collect();
             for (slot, id) in lookups.iter().zip(self.store.multi_get::<AddrIdByKey>(&keys)?) {
-                addrs[*slot as usize].id = id;
+                plan.addrs[*slot as usize].id = id;
             }
         }
-        // New addresses get ids in order of first appearance in the block.
-        let mut next_addr = state.next_addr;
-        let mut new_addrs: Vec<(AddrKey, AddressId)> = Vec::new();
-        for addr in &mut addrs {
+        plan.next_addr = next_addr;
+        for addr in &mut plan.addrs {
             if addr.id.is_none() {
-                let id = AddressId(next_addr);
-                next_addr += 1;
+                let id = AddressId(plan.next_addr);
+                plan.next_addr += 1;
                 addr.id = Some(id);
-                new_addrs.push((addr.key, id));
+                plan.new_addrs.push((addr.key, id));
             }
         }
-        let id_of_slot = |slot: u32| addrs[slot as usize].id.expect("every block address has an id by now");
+        Ok(())
+    }
 
-        // Inputs: what each spends, from this block or from the store.
-        let mut spent: Vec<SpentInput> = Vec::with_capacity(txs.len() * 2);
+    /// What every input spends: an output of an earlier transaction of this
+    /// block, a cached coin, or a row read from the store (two `multi_get`s:
+    /// txids to tx numbers, then the outputs). The coinbase spends nothing.
+    fn resolve_inputs(&mut self, plan: &mut Plan, txs: &[Transaction]) -> Result<(), IndexError> {
+        let mut position_of: FxHashMap<Txid, u32> = FxHashMap::default();
+        position_of.reserve(txs.len());
+        for (pos, txid) in (0u32..).zip(&plan.txids) {
+            if position_of.insert(*txid, pos).is_some() {
+                return Err(plan.fault(BlockFault::DuplicateTxid { txid: *txid }));
+            }
+        }
         let mut external: Vec<usize> = Vec::new();
         let mut external_txids: Vec<[u8; 32]> = Vec::new();
         let mut external_slot: FxHashMap<Txid, u32> = FxHashMap::default();
-        // The coinbase (position 0) spends nothing.
         for (pos, tx) in (0u32..).zip(txs).skip(1) {
             for (vin, input) in (0u32..).zip(&tx.input) {
-                let prev_txid = input.previous_output.txid;
-                let vout = input.previous_output.vout;
+                let (prev_txid, vout) = (input.previous_output.txid, input.previous_output.vout);
                 let mut entry = SpentInput {
                     tx_pos: pos,
                     vin,
@@ -324,147 +343,59 @@ impl BtcIndexer {
                     prev: OutputRow { address: None, value: Sats(0), spent_by: None },
                     in_block: None,
                 };
-                match position_of.get(&prev_txid) {
-                    Some(&prev_pos) => {
-                        let index = out_start[prev_pos as usize] + vout as usize;
-                        if prev_pos >= pos || index >= out_start[prev_pos as usize + 1] {
-                            return Err(fault(BlockFault::UnknownOutput {
-                                txid: txids[pos as usize],
-                                vin,
-                                prev_txid,
-                                vout,
-                            }));
-                        }
-                        let (slot, value) = outs[index];
-                        entry.prev_tx = TxNum(first_tx + u64::from(prev_pos));
-                        entry.prev = OutputRow { address: slot.map(id_of_slot), value: Sats(value), spent_by: None };
-                        entry.in_block = Some(index);
+                if let Some(&prev_pos) = position_of.get(&prev_txid) {
+                    let index = plan.out_start[prev_pos as usize] + vout as usize;
+                    if prev_pos >= pos || index >= plan.out_start[prev_pos as usize + 1] {
+                        return Err(plan.fault(entry.unknown(&plan.txids)));
                     }
-                    None => {
-                        if let Some((prev_tx, prev)) = self.coins.get(&input.previous_output) {
-                            entry.prev_tx = prev_tx;
-                            entry.prev = prev;
-                            spent.push(entry);
-                            continue;
-                        }
-                        let next = external_txids.len() as u32;
-                        entry.lookup = *external_slot.entry(prev_txid).or_insert(next);
-                        if entry.lookup == next {
-                            external_txids.push(prev_txid.to_byte_array());
-                        }
-                        external.push(spent.len());
+                    let (slot, value) = plan.outs[index];
+                    entry.prev_tx = plan.tx_num(prev_pos);
+                    entry.prev = OutputRow { address: slot.map(|s| plan.id_of(s)), value: Sats(value), spent_by: None };
+                    entry.in_block = Some(index);
+                } else if let Some((prev_tx, prev)) = self.coins.get(&input.previous_output) {
+                    entry.prev_tx = prev_tx;
+                    entry.prev = prev;
+                } else {
+                    let next = external_txids.len() as u32;
+                    entry.lookup = *external_slot.entry(prev_txid).or_insert(next);
+                    if entry.lookup == next {
+                        external_txids.push(prev_txid.to_byte_array());
                     }
+                    external.push(plan.spent.len());
                 }
-                spent.push(entry);
+                plan.spent.push(entry);
             }
         }
-        if !external.is_empty() {
-            let nums = self.store.multi_get::<TxNumByTxid>(&external_txids)?;
-            let mut keys: Vec<(TxNum, u32)> = Vec::with_capacity(external.len());
-            for &i in &external {
-                let entry = &mut spent[i];
-                let Some(num) = nums[entry.lookup as usize] else {
-                    return Err(fault(BlockFault::UnknownOutput {
-                        txid: txids[entry.tx_pos as usize],
-                        vin: entry.vin,
-                        prev_txid: entry.prev_txid,
-                        vout: entry.vout,
-                    }));
-                };
-                entry.prev_tx = num;
-                keys.push((num, entry.vout));
-            }
-            for (&i, row) in external.iter().zip(self.store.multi_get::<Outputs>(&keys)?) {
-                let entry = &mut spent[i];
-                let (txid, vin, prev_txid, vout) =
-                    (txids[entry.tx_pos as usize], entry.vin, entry.prev_txid, entry.vout);
-                match row {
-                    None => return Err(fault(BlockFault::UnknownOutput { txid, vin, prev_txid, vout })),
-                    Some(row) if row.spent_by.is_some() => {
-                        return Err(fault(BlockFault::DoubleSpend { txid, vin, prev_txid, vout }))
-                    }
-                    Some(row) => entry.prev = row,
-                }
-            }
+        if external.is_empty() {
+            return Ok(());
         }
-
-        // Spent-by links; an output spent twice in this block is a double spend.
-        let mut out_spent: Vec<Option<Spend>> = vec![None; outs.len()];
-        let mut external_spent: FxHashMap<(TxNum, u32), ()> = FxHashMap::default();
-        for entry in &spent {
-            let spender = Spend { tx: TxNum(first_tx + u64::from(entry.tx_pos)), index: entry.vin };
-            let twice = match entry.in_block {
-                Some(index) => out_spent[index].replace(spender).is_some(),
-                None => external_spent.insert((entry.prev_tx, entry.vout), ()).is_some(),
+        let nums = self.store.multi_get::<TxNumByTxid>(&external_txids)?;
+        let mut keys: Vec<(TxNum, u32)> = Vec::with_capacity(external.len());
+        for &i in &external {
+            let entry = &mut plan.spent[i];
+            let Some(num) = nums[entry.lookup as usize] else {
+                return Err(plan.fault(plan.spent[i].unknown(&plan.txids)));
             };
-            if twice {
-                let (txid, vin, prev_txid, vout) =
-                    (txids[entry.tx_pos as usize], entry.vin, entry.prev_txid, entry.vout);
-                return Err(fault(BlockFault::DoubleSpend { txid, vin, prev_txid, vout }));
+            entry.prev_tx = num;
+            keys.push((num, entry.vout));
+        }
+        for (&i, row) in external.iter().zip(self.store.multi_get::<Outputs>(&keys)?) {
+            match row {
+                None => return Err(plan.fault(plan.spent[i].unknown(&plan.txids))),
+                Some(row) if row.spent_by.is_some() => return Err(plan.fault(plan.spent[i].double(&plan.txids))),
+                Some(row) => plan.spent[i].prev = row,
             }
         }
+        Ok(())
+    }
 
-        // Per-transaction history rows and per-block address totals.
-        let mut history: Vec<((AddressId, TxNum), HistoryRow)> = Vec::with_capacity(txs.len() * 3);
-        let mut touched: Vec<(AddressId, Delta)> = Vec::with_capacity(addrs.len());
-        let mut touched_slot: FxHashMap<AddressId, usize> = FxHashMap::default();
-        touched_slot.reserve(addrs.len());
-        let mut legs: Vec<(AddressId, u64, u64)> = Vec::new();
-        let mut spent_cursor = 0usize;
-        for pos in 0..tx_count {
-            let txid = txids[pos as usize];
-            let value_fault = |what| fault(BlockFault::Value { txid, what });
-            legs.clear();
-            let mut total_out = 0u64;
-            for &(slot, value) in &outs[out_start[pos as usize]..out_start[pos as usize + 1]] {
-                total_out = total_out.checked_add(value).ok_or_else(|| value_fault("output values overflow"))?;
-                if let Some(slot) = slot {
-                    legs.push((id_of_slot(slot), value, 0));
-                }
-            }
-            let mut total_in = 0u64;
-            while spent_cursor < spent.len() && spent[spent_cursor].tx_pos == pos {
-                let entry = &spent[spent_cursor];
-                total_in =
-                    total_in.checked_add(entry.prev.value.0).ok_or_else(|| value_fault("input values overflow"))?;
-                if let Some(address) = entry.prev.address {
-                    legs.push((address, 0, entry.prev.value.0));
-                }
-                spent_cursor += 1;
-            }
-            if pos > 0 && total_out > total_in {
-                return Err(value_fault("outputs exceed inputs"));
-            }
-            legs.sort_unstable_by_key(|leg| leg.0);
-            let tx_num = TxNum(first_tx + u64::from(pos));
-            let mut i = 0;
-            while i < legs.len() {
-                let address = legs[i].0;
-                let (mut received, mut sent) = (0u64, 0u64);
-                while i < legs.len() && legs[i].0 == address {
-                    received = received.checked_add(legs[i].1).ok_or_else(|| value_fault("received overflows"))?;
-                    sent = sent.checked_add(legs[i].2).ok_or_else(|| value_fault("sent overflows"))?;
-                    i += 1;
-                }
-                let row = HistoryRow { height, position: pos, received: Sats(received), sent: Sats(sent) };
-                history.push(((address, tx_num), row));
-                let at = *touched_slot.entry(address).or_insert_with(|| {
-                    touched.push((address, Delta::default()));
-                    touched.len() - 1
-                });
-                let delta = &mut touched[at].1;
-                delta.received =
-                    delta.received.checked_add(received).ok_or_else(|| value_fault("received overflows"))?;
-                delta.sent = delta.sent.checked_add(sent).ok_or_else(|| value_fault("sent overflows"))?;
-                delta.txs += 1;
-            }
-        }
-
-        // Summaries of addresses that existed before this block.
+    /// The summaries, before this block, of the addresses it touches that
+    /// existed already: from the cache, else one `multi_get`.
+    fn old_summaries(&mut self, plan: &Plan, next_addr: u64) -> Result<FxHashMap<AddressId, SummaryRow>, IndexError> {
         let mut old_of: FxHashMap<AddressId, SummaryRow> = FxHashMap::default();
-        old_of.reserve(touched.len());
+        old_of.reserve(plan.touched.len());
         let mut unknown: Vec<AddressId> = Vec::new();
-        for id in touched.iter().map(|t| t.0).filter(|id| id.0 < state.next_addr) {
+        for id in plan.touched.iter().map(|t| t.0).filter(|id| id.0 < next_addr) {
             match self.summaries.get(&id) {
                 Some(row) => {
                     old_of.insert(id, row);
@@ -477,102 +408,108 @@ impl BtcIndexer {
                 old_of.insert(*id, old);
             }
         }
+        Ok(old_of)
+    }
 
-        // Everything checked: build the batch. Each table's rows go in in key
-        // order, which lets RocksDB insert each next key into its memtable
-        // from where the previous one went instead of from the top.
-        let track = undo.keep;
-        let mut w = Writer { batch: self.store.batch(), track };
-        let block_ref = BlockRef { height, hash: to_core_hash(hash) };
-        let mut header = [0u8; 80];
-        header.copy_from_slice(&bitcoin::consensus::serialize(&b.header));
-        w.create::<BlockByHeight>(
-            &height,
-            &BlockRow { hash: block_ref.hash.0, header, tx_count, first_tx: TxNum(first_tx) },
-        )?;
+    /// The block's batch, and the summaries it writes. Each table's rows go
+    /// in in key order, which lets RocksDB insert each next key into its
+    /// memtable from where the previous one went instead of from the top.
+    fn build_batch(
+        &self,
+        plan: &Plan,
+        header: &bitcoin::block::Header,
+        old_summaries: &FxHashMap<AddressId, SummaryRow>,
+        state: State,
+        undo: UndoPolicy,
+    ) -> Result<(Batch<'_>, Vec<(AddressId, SummaryRow)>), IndexError> {
+        let (height, first_tx) = (plan.height, TxNum(plan.first_tx));
+        let block_ref = plan.block_ref();
+        let mut w = Writer { batch: self.store.batch(), track: undo.keep };
+        let mut header_bytes = [0u8; 80];
+        header_bytes.copy_from_slice(&bitcoin::consensus::serialize(header));
+        let row = BlockRow { hash: block_ref.hash.0, header: header_bytes, tx_count: plan.tx_count, first_tx };
+        w.create::<BlockByHeight>(&height, &row)?;
         w.create::<HeightByHash>(&block_ref.hash.0, &height)?;
+
         // Two early coinbases repeat older txids (BIP30); the newer one takes
         // the txid, as it did in Core's UTXO set.
-        let coinbase_txid = txids[0].to_byte_array();
+        let coinbase_txid = plan.txids[0].to_byte_array();
         let old_coinbase = self.store.get::<TxNumByTxid>(&coinbase_txid)?;
-        w.change::<TxNumByTxid>(&coinbase_txid, &TxNum(first_tx), old_coinbase.as_ref())?;
-        let mut by_txid: Vec<([u8; 32], TxNum)> = (1u32..)
-            .zip(&txids[1..])
-            .map(|(pos, txid)| (txid.to_byte_array(), TxNum(first_tx + u64::from(pos))))
-            .collect();
+        w.change::<TxNumByTxid>(&coinbase_txid, &first_tx, old_coinbase.as_ref())?;
+        let mut by_txid: Vec<([u8; 32], TxNum)> =
+            (1u32..).zip(&plan.txids[1..]).map(|(pos, txid)| (txid.to_byte_array(), plan.tx_num(pos))).collect();
         by_txid.sort_unstable();
         for (txid, tx_num) in &by_txid {
             w.create::<TxNumByTxid>(txid, tx_num)?;
         }
-        for (pos, txid) in (0u32..).zip(&txids) {
-            let tx_num = TxNum(first_tx + u64::from(pos));
+
+        for (pos, txid) in (0u32..).zip(&plan.txids) {
+            let tx_num = plan.tx_num(pos);
             w.create::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos })?;
-            let range = out_start[pos as usize]..out_start[pos as usize + 1];
-            for (vout, index) in (0u32..).zip(range) {
-                let (slot, value) = outs[index];
-                let row = OutputRow { address: slot.map(id_of_slot), value: Sats(value), spent_by: out_spent[index] };
+            for (vout, index) in (0u32..).zip(plan.outputs_of(pos)) {
+                let (slot, value) = plan.outs[index];
+                let row = OutputRow {
+                    address: slot.map(|s| plan.id_of(s)),
+                    value: Sats(value),
+                    spent_by: plan.out_spent[index],
+                };
                 w.create::<Outputs>(&(tx_num, vout), &row)?;
             }
         }
-        let mut earlier: Vec<&SpentInput> = Vec::with_capacity(spent.len());
-        for entry in &spent {
-            let tx_num = TxNum(first_tx + u64::from(entry.tx_pos));
-            w.create::<Inputs>(&(tx_num, entry.vin), &Spend { tx: entry.prev_tx, index: entry.vout })?;
+        let mut earlier: Vec<&SpentInput> = Vec::with_capacity(plan.spent.len());
+        for entry in &plan.spent {
+            let spend = Spend { tx: entry.prev_tx, index: entry.vout };
+            w.create::<Inputs>(&(plan.tx_num(entry.tx_pos), entry.vin), &spend)?;
             if entry.in_block.is_none() {
                 earlier.push(entry);
             }
         }
         earlier.sort_unstable_by_key(|entry| (entry.prev_tx, entry.vout));
         for entry in earlier {
-            let spender = Spend { tx: TxNum(first_tx + u64::from(entry.tx_pos)), index: entry.vin };
+            let spender = Spend { tx: plan.tx_num(entry.tx_pos), index: entry.vin };
             let row = OutputRow { spent_by: Some(spender), ..entry.prev };
             w.change::<Outputs>(&(entry.prev_tx, entry.vout), &row, Some(&entry.prev))?;
         }
-        for (key, id) in &new_addrs {
+
+        for (key, id) in &plan.new_addrs {
             w.create::<AddrKeyById>(id, key)?;
         }
+        let mut new_addrs: Vec<&(AddrKey, AddressId)> = plan.new_addrs.iter().collect();
         new_addrs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (key, id) in &new_addrs {
+        for (key, id) in new_addrs {
             w.create::<AddrIdByKey>(key, id)?;
         }
-        history.sort_unstable_by_key(|(key, _)| *key);
-        for (key, row) in &history {
+        for (key, row) in &plan.history {
             w.create::<History>(key, row)?;
         }
-        touched.sort_unstable_by_key(|(id, _)| *id);
-        let mut new_summaries: Vec<(AddressId, SummaryRow)> = Vec::with_capacity(touched.len());
-        for (id, delta) in &touched {
-            let old = old_of.get(id);
-            let base = old.copied().unwrap_or(SummaryRow {
-                balance: Sats(0),
-                received: Sats(0),
-                sent: Sats(0),
-                tx_count: 0,
-                first_seen: height,
-                last_seen: height,
-            });
+        let mut summaries: Vec<(AddressId, SummaryRow)> = Vec::with_capacity(plan.touched.len());
+        for (id, delta) in &plan.touched {
+            let old = old_summaries.get(id);
             let corrupt =
                 || IndexError::Corrupt(format!("the summary of address id {id} overflows at height {height}"));
-            let received = base.received.0.checked_add(delta.received).ok_or_else(corrupt)?;
-            let sent = base.sent.0.checked_add(delta.sent).ok_or_else(corrupt)?;
+            let (received, sent, tx_count, first_seen) =
+                old.map_or((0, 0, 0, height), |o| (o.received.0, o.sent.0, o.tx_count, o.first_seen));
+            let received = received.checked_add(delta.received).ok_or_else(corrupt)?;
+            let sent = sent.checked_add(delta.sent).ok_or_else(corrupt)?;
             let row = SummaryRow {
                 balance: Sats(received.checked_sub(sent).ok_or_else(corrupt)?),
                 received: Sats(received),
                 sent: Sats(sent),
-                tx_count: base.tx_count + delta.txs,
-                first_seen: base.first_seen,
+                tx_count: tx_count + delta.txs,
+                first_seen,
                 last_seen: height,
             };
             w.change::<Summaries>(id, &row, old)?;
-            new_summaries.push((*id, row));
+            summaries.push((*id, row));
         }
+
         let counter = |value: u64| value.to_be_bytes().to_vec();
-        let next_tx = first_tx + u64::from(tx_count);
-        let old_next_tx = (state.tip.is_some()).then(|| counter(state.next_tx));
+        let next_tx = plan.first_tx + u64::from(plan.tx_count);
+        let old_next_tx = state.tip.is_some().then(|| counter(state.next_tx));
         w.change::<Meta>(&NEXT_TX_KEY.to_owned(), &counter(next_tx), old_next_tx.as_ref())?;
-        if next_addr != state.next_addr {
+        if plan.next_addr != state.next_addr {
             let old_next_addr = (state.next_addr > 0).then(|| counter(state.next_addr));
-            w.change::<Meta>(&NEXT_ADDR_KEY.to_owned(), &counter(next_addr), old_next_addr.as_ref())?;
+            w.change::<Meta>(&NEXT_ADDR_KEY.to_owned(), &counter(plan.next_addr), old_next_addr.as_ref())?;
         }
         let mut batch = w.batch;
         batch.set_tip(block_ref, state.tip)?;
@@ -581,33 +518,189 @@ impl BtcIndexer {
         } else if let Some(prune) = undo.prune {
             batch.delete::<Undo>(&prune.get())?;
         }
-        self.store.write(batch)?;
+        Ok((batch, summaries))
+    }
+}
 
-        // Written: the caches follow the store.
-        self.state = Some(State { tip: Some(block_ref), next_tx, next_addr });
-        for addr in &addrs {
-            if let Some(id) = addr.id {
-                self.addresses.insert(addr.key, id);
+/// A block worked out before anything is written: its transactions, each
+/// output's address, what each input spends, the history rows and the
+/// per-address totals. Building it checks the block; a fault leaves no trace.
+struct Plan {
+    height: Height,
+    hash: BlockHash,
+    parent: BlockHash,
+    tx_count: u32,
+    /// The tx number of the coinbase.
+    first_tx: u64,
+    txids: Vec<Txid>,
+    /// Index into `outs` of each transaction's first output, and one past the last.
+    out_start: Vec<usize>,
+    /// Every output: the slot of its address in `addrs` (none for OP_RETURN), and its value.
+    outs: Vec<(Option<u32>, u64)>,
+    /// The spender of each output, when spent in this block.
+    out_spent: Vec<Option<Spend>>,
+    /// The block's distinct addresses, in order of first appearance.
+    addrs: Vec<BlockAddress>,
+    /// Addresses seen for the first time, with their new ids.
+    new_addrs: Vec<(AddrKey, AddressId)>,
+    /// The address id counter after this block.
+    next_addr: u64,
+    /// Every non-coinbase input, in block order.
+    spent: Vec<SpentInput>,
+    /// History rows, in key order.
+    history: Vec<((AddressId, TxNum), HistoryRow)>,
+    /// Totals per address over the block, in id order.
+    touched: Vec<(AddressId, Delta)>,
+}
+
+impl Plan {
+    fn new(block: &BtcBlock, first_tx: u64) -> Result<Plan, IndexError> {
+        let b = &block.block;
+        let txs = &b.txdata;
+        let tx_count = u32::try_from(txs.len()).map_err(|_| IndexError::Corrupt("a block of 2^32 txs".into()))?;
+        Ok(Plan {
+            height: block.height,
+            hash: b.block_hash(),
+            parent: b.header.prev_blockhash,
+            tx_count,
+            first_tx,
+            txids: txs.iter().map(Transaction::compute_txid).collect(),
+            out_start: Vec::with_capacity(txs.len() + 1),
+            outs: Vec::with_capacity(txs.len() * 3),
+            out_spent: Vec::new(),
+            addrs: Vec::with_capacity(txs.len() * 2),
+            new_addrs: Vec::new(),
+            next_addr: 0,
+            spent: Vec::with_capacity(txs.len() * 2),
+            history: Vec::with_capacity(txs.len() * 3),
+            touched: Vec::new(),
+        })
+    }
+
+    fn fault(&self, fault: BlockFault) -> IndexError {
+        IndexError::Malformed { height: self.height, hash: self.hash, fault }
+    }
+
+    fn block_ref(&self) -> BlockRef {
+        BlockRef { height: self.height, hash: to_core_hash(self.hash) }
+    }
+
+    fn tx_num(&self, pos: u32) -> TxNum {
+        TxNum(self.first_tx + u64::from(pos))
+    }
+
+    fn outputs_of(&self, pos: u32) -> std::ops::Range<usize> {
+        self.out_start[pos as usize]..self.out_start[pos as usize + 1]
+    }
+
+    fn id_of(&self, slot: u32) -> AddressId {
+        self.addrs[slot as usize].id.expect("resolve_outputs gives every block address an id")
+    }
+
+    /// Checks that the block extends `tip` and holds transactions.
+    fn check_position(&self, tip: Option<BlockRef>) -> Result<(), IndexError> {
+        let expected = tip.map_or(Height::GENESIS, |tip| tip.height.next());
+        if self.height != expected {
+            return Err(self.fault(BlockFault::WrongHeight { expected }));
+        }
+        if let Some(tip) = tip {
+            let parent = self.parent;
+            if to_core_hash(parent) != tip.hash {
+                let tip = BlockHash::from_byte_array(tip.hash.0);
+                return Err(self.fault(BlockFault::NotOnTip { parent, tip }));
             }
         }
-        for (id, row) in new_summaries {
-            self.summaries.insert(id, row);
+        if self.tx_count == 0 {
+            return Err(self.fault(BlockFault::Empty));
         }
-        for entry in spent.iter().filter(|e| e.in_block.is_none()) {
-            self.coins.remove(&OutPoint { txid: entry.prev_txid, vout: entry.vout });
-        }
-        for (pos, txid) in (0u32..).zip(&txids) {
-            let tx_num = TxNum(first_tx + u64::from(pos));
-            let range = out_start[pos as usize]..out_start[pos as usize + 1];
-            for (vout, index) in (0u32..).zip(range) {
-                // Spent or OP_RETURN outputs will not be looked up as coins.
-                if let (Some(slot), None) = (outs[index].0, out_spent[index]) {
-                    let row = OutputRow { address: Some(id_of_slot(slot)), value: Sats(outs[index].1), spent_by: None };
-                    self.coins.insert(OutPoint { txid: *txid, vout }, (tx_num, row));
-                }
+        Ok(())
+    }
+
+    /// Records the spender of every output spent; an output spent twice is a double spend.
+    fn link_spends(&mut self) -> Result<(), IndexError> {
+        let mut earlier_spent: FxHashMap<(TxNum, u32), ()> = FxHashMap::default();
+        for entry in &self.spent {
+            let spender = Spend { tx: self.tx_num(entry.tx_pos), index: entry.vin };
+            let twice = match entry.in_block {
+                Some(index) => self.out_spent[index].replace(spender).is_some(),
+                None => earlier_spent.insert((entry.prev_tx, entry.vout), ()).is_some(),
+            };
+            if twice {
+                return Err(self.fault(entry.double(&self.txids)));
             }
         }
         Ok(())
+    }
+
+    /// History rows per (address, transaction) and totals per address;
+    /// checks that amounts add up.
+    fn account(&mut self) -> Result<(), IndexError> {
+        let mut touched_slot: FxHashMap<AddressId, usize> = FxHashMap::default();
+        touched_slot.reserve(self.addrs.len());
+        let mut legs: Vec<(AddressId, u64, u64)> = Vec::new();
+        let mut next_input = 0usize;
+        let (height, hash) = (self.height, self.hash);
+        for pos in 0..self.tx_count {
+            let txid = self.txids[pos as usize];
+            let value_fault = |what| IndexError::Malformed { height, hash, fault: BlockFault::Value { txid, what } };
+            legs.clear();
+            let mut total_out = 0u64;
+            for &(slot, value) in &self.outs[self.outputs_of(pos)] {
+                total_out = total_out.checked_add(value).ok_or_else(|| value_fault("output values overflow"))?;
+                if let Some(slot) = slot {
+                    legs.push((self.id_of(slot), value, 0));
+                }
+            }
+            let mut total_in = 0u64;
+            while next_input < self.spent.len() && self.spent[next_input].tx_pos == pos {
+                let prev = &self.spent[next_input].prev;
+                total_in = total_in.checked_add(prev.value.0).ok_or_else(|| value_fault("input values overflow"))?;
+                if let Some(address) = prev.address {
+                    legs.push((address, 0, prev.value.0));
+                }
+                next_input += 1;
+            }
+            if pos > 0 && total_out > total_in {
+                return Err(value_fault("outputs exceed inputs"));
+            }
+            legs.sort_unstable_by_key(|leg| leg.0);
+            let mut i = 0;
+            while i < legs.len() {
+                let address = legs[i].0;
+                let (mut received, mut sent) = (0u64, 0u64);
+                while i < legs.len() && legs[i].0 == address {
+                    received = received.checked_add(legs[i].1).ok_or_else(|| value_fault("received overflows"))?;
+                    sent = sent.checked_add(legs[i].2).ok_or_else(|| value_fault("sent overflows"))?;
+                    i += 1;
+                }
+                let row = HistoryRow { height: self.height, position: pos, received: Sats(received), sent: Sats(sent) };
+                self.history.push(((address, self.tx_num(pos)), row));
+                let at = *touched_slot.entry(address).or_insert_with(|| {
+                    self.touched.push((address, Delta::default()));
+                    self.touched.len() - 1
+                });
+                let delta = &mut self.touched[at].1;
+                delta.received =
+                    delta.received.checked_add(received).ok_or_else(|| value_fault("received overflows"))?;
+                delta.sent = delta.sent.checked_add(sent).ok_or_else(|| value_fault("sent overflows"))?;
+                delta.txs += 1;
+            }
+        }
+        self.history.sort_unstable_by_key(|(key, _)| *key);
+        self.touched.sort_unstable_by_key(|(id, _)| *id);
+        Ok(())
+    }
+}
+
+impl SpentInput {
+    fn unknown(&self, txids: &[Txid]) -> BlockFault {
+        let txid = txids[self.tx_pos as usize];
+        BlockFault::UnknownOutput { txid, vin: self.vin, prev_txid: self.prev_txid, vout: self.vout }
+    }
+
+    fn double(&self, txids: &[Txid]) -> BlockFault {
+        let txid = txids[self.tx_pos as usize];
+        BlockFault::DoubleSpend { txid, vin: self.vin, prev_txid: self.prev_txid, vout: self.vout }
     }
 }
 
