@@ -5,7 +5,7 @@
 //! that follow, reading what the caches lack with a few `multi_get`s (spent
 //! outputs: txids to tx numbers, then the rows; unknown addresses; old
 //! summaries). Building the plan checks the block; only then is the batch
-//! built (block and transaction rows, outputs, inputs, spent-by links, new
+//! built (block and transaction rows with their inputs, outputs, spent-by links, new
 //! addresses, history rows, summaries, the id counters and the tip) and
 //! written. A fault found on the way leaves the store untouched.
 
@@ -23,8 +23,8 @@ use super::cache::GenCache;
 use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow, Inputs, OutputRow, Outputs,
-    Spend, Summaries, SummaryRow, TxByNum, TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCHEMA,
+    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow, OutputRow, Outputs, Spend,
+    Summaries, SummaryRow, TxByNum, TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCHEMA,
 };
 use crate::{to_core_hash, BtcBlock};
 
@@ -443,9 +443,14 @@ impl BtcIndexer {
             w.create::<TxNumByTxid>(txid, tx_num)?;
         }
 
+        let mut inputs = plan.spent.iter().peekable();
         for (pos, txid) in (0u32..).zip(&plan.txids) {
             let tx_num = plan.tx_num(pos);
-            w.create::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos })?;
+            let mut spends = Vec::new();
+            while let Some(entry) = inputs.next_if(|entry| entry.tx_pos == pos) {
+                spends.push(Spend { tx: entry.prev_tx, index: entry.vout });
+            }
+            w.create::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos, spends })?;
             for (vout, index) in (0u32..).zip(plan.outputs_of(pos)) {
                 let (slot, value) = plan.outs[index];
                 let row = OutputRow {
@@ -456,14 +461,7 @@ impl BtcIndexer {
                 w.create::<Outputs>(&(tx_num, vout), &row)?;
             }
         }
-        let mut earlier: Vec<&SpentInput> = Vec::with_capacity(plan.spent.len());
-        for entry in &plan.spent {
-            let spend = Spend { tx: entry.prev_tx, index: entry.vout };
-            w.create::<Inputs>(&(plan.tx_num(entry.tx_pos), entry.vin), &spend)?;
-            if entry.in_block.is_none() {
-                earlier.push(entry);
-            }
-        }
+        let mut earlier: Vec<&SpentInput> = plan.spent.iter().filter(|entry| entry.in_block.is_none()).collect();
         earlier.sort_unstable_by_key(|entry| (entry.prev_tx, entry.vout));
         for entry in earlier {
             let spender = Spend { tx: plan.tx_num(entry.tx_pos), index: entry.vin };
@@ -572,7 +570,7 @@ impl Plan {
             new_addrs: Vec::new(),
             next_addr: 0,
             spent: Vec::with_capacity(txs.len() * 2),
-            history: Vec::with_capacity(txs.len() * 3),
+            history: Vec::with_capacity(txs.len() * 4),
             touched: Vec::new(),
         })
     }

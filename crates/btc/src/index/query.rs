@@ -17,8 +17,8 @@ use super::error::IndexError;
 use super::indexer::{check_network, read_counter};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, History, Inputs, OutputRow, Outputs, Spend, Summaries, TxByNum,
-    TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY,
+    AddrIdByKey, AddrKeyById, BlockByHeight, History, OutputRow, Outputs, Spend, Summaries, TxByNum, TxNumByTxid,
+    TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY,
 };
 
 /// The most rows one history page returns.
@@ -280,7 +280,7 @@ fn address_texts(store: &Store, ids: &[AddressId], network: Network) -> Result<V
 pub fn tx(store: &Store, txid: &str, network: Network) -> Result<TxView, IndexError> {
     let parsed = Txid::from_str(txid.trim()).map_err(|_| IndexError::InvalidTxid(txid.to_owned()))?;
     let num = store.get::<TxNumByTxid>(&parsed.to_byte_array())?.ok_or(IndexError::UnknownTx(parsed))?;
-    let row = tx_rows(store, &[num])?[0];
+    let row = tx_rows(store, &[num])?.remove(0);
     let block = store
         .get::<BlockByHeight>(&row.height)?
         .ok_or_else(|| IndexError::Corrupt(format!("tx {parsed} is in block {}, which has no row", row.height)))?;
@@ -290,10 +290,7 @@ pub fn tx(store: &Store, txid: &str, network: Network) -> Result<TxView, IndexEr
         .scan::<Outputs>(&prefix, None, Direction::Forward)?
         .map(|r| r.map(|((_, vout), out)| (vout, out)))
         .collect::<Result<_, _>>()?;
-    let inputs: Vec<(u32, Spend)> = store
-        .scan::<Inputs>(&prefix, None, Direction::Forward)?
-        .map(|r| r.map(|((_, vin), spend)| (vin, spend)))
-        .collect::<Result<_, _>>()?;
+    let inputs: Vec<(u32, Spend)> = (0u32..).zip(row.spends.iter().copied()).collect();
 
     let prev_keys: Vec<(TxNum, u32)> = inputs.iter().map(|(_, s)| (s.tx, s.index)).collect();
     let prevs = store.multi_get::<Outputs>(&prev_keys)?;

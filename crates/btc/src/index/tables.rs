@@ -19,12 +19,10 @@ tables! {
     HeightByHash("btc_block_height"): [u8; 32] => Height;
     /// Transaction number by txid (internal byte order).
     TxNumByTxid("btc_txid"): [u8; 32] => TxNum;
-    /// Txid, height and position in block by transaction number.
+    /// Txid, height, position in block and spent outputs by transaction number.
     TxByNum("btc_tx"): TxNum => TxRow;
     /// Every output by `(tx number, vout)`: its address, value and spender.
     Outputs("btc_output"): (TxNum, u32) => OutputRow;
-    /// Every non-coinbase input by `(tx number, vin)`: the output it spends.
-    Inputs("btc_input"): (TxNum, u32) => Spend;
     /// Address id by address key (the normalised scriptPubKey).
     AddrIdByKey("btc_addr_id"): AddrKey => AddressId;
     /// Address key by address id.
@@ -45,7 +43,6 @@ pub static SCHEMA: Schema = Schema {
         TxNumByTxid::NAME,
         TxByNum::NAME,
         Outputs::NAME,
-        Inputs::NAME,
         AddrIdByKey::NAME,
         AddrKeyById::NAME,
         History::NAME,
@@ -121,8 +118,9 @@ impl Codec for BlockRow {
     }
 }
 
-/// A transaction's row: `txid[32] ‖ height:varint ‖ position:varint`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A transaction's row: `txid[32] ‖ height:varint ‖ position:varint ‖
+/// inputs:varint ‖ (prev_tx_num:varint ‖ prev_vout:varint)*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRow {
     /// The txid (internal byte order).
     pub txid: [u8; 32],
@@ -130,6 +128,9 @@ pub struct TxRow {
     pub height: Height,
     /// Its position in the block (0 is the coinbase).
     pub position: u32,
+    /// The output each input spends, in input order; empty for the coinbase,
+    /// whose input spends nothing.
+    pub spends: Vec<Spend>,
 }
 
 impl Codec for TxRow {
@@ -137,13 +138,22 @@ impl Codec for TxRow {
         out.extend_from_slice(&self.txid);
         put_varint(out, self.height.get());
         put_varint(out, u64::from(self.position));
+        put_varint(out, self.spends.len() as u64);
+        for spend in &self.spends {
+            spend.encode_to(out);
+        }
     }
     fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
-        Ok(TxRow {
-            txid: <[u8; 32]>::decode_from(input)?,
-            height: Height::new(get_varint(input)?),
-            position: get_u32_varint(input, "tx position")?,
-        })
+        let txid = <[u8; 32]>::decode_from(input)?;
+        let height = Height::new(get_varint(input)?);
+        let position = get_u32_varint(input, "tx position")?;
+        let count = get_varint(input)?;
+        // Each spend takes at least two bytes: a count beyond that is corrupt.
+        if count > input.len() as u64 / 2 {
+            return Err(CodecError::Invalid { what: "input count" });
+        }
+        let spends = (0..count).map(|_| Spend::decode_from(input)).collect::<Result<_, _>>()?;
+        Ok(TxRow { txid, height, position, spends })
     }
 }
 
@@ -301,7 +311,9 @@ mod tests {
     #[test]
     fn rows_round_trip() {
         round_trip(BlockRow { hash: [7; 32], header: [9; 80], tx_count: 3, first_tx: TxNum(12) });
-        round_trip(TxRow { txid: [1; 32], height: Height::new(800_000), position: 4_000 });
+        round_trip(TxRow { txid: [1; 32], height: Height::new(800_000), position: 4_000, spends: Vec::new() });
+        let spends = vec![Spend { tx: TxNum(3), index: 1 }, Spend { tx: TxNum(1 << 40), index: 70_000 }];
+        round_trip(TxRow { txid: [2; 32], height: Height::new(1), position: 1, spends });
         round_trip(Spend { tx: TxNum(u64::MAX), index: u32::MAX });
         for address in [None, Some(AddressId(0)), Some(AddressId(1 << 40))] {
             for spent_by in [None, Some(Spend { tx: TxNum(5), index: 0 })] {
@@ -324,6 +336,9 @@ mod tests {
         assert!(OutputRow::decode(&[4, 1]).is_err());
         assert!(OutputRow::decode(&[HAS_ADDRESS]).is_err());
         assert!(TxRow::decode(&[0; 31]).is_err());
+        let mut too_many = vec![0u8; 34];
+        too_many.extend_from_slice(&[0xff, 0x01, 0, 0]);
+        assert!(TxRow::decode(&too_many).is_err());
         assert!(Spend::decode(&[0, 0x80, 0x80, 0x80, 0x80, 0x10]).is_err());
     }
 
