@@ -57,7 +57,9 @@ impl BtcBlock {
         let block = bitcoin::Block::consensus_decode(&mut reader).map_err(|source| BlockError::Decode {
             height,
             source: match source {
-                bitcoin::consensus::encode::Error::Io(_) => bitcoin::consensus::encode::Error::ParseFailed("block truncated"),
+                bitcoin::consensus::encode::Error::Io(_) => {
+                    bitcoin::consensus::encode::Error::ParseFailed("block truncated")
+                }
                 other => other,
             },
         })?;
