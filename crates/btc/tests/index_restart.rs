@@ -15,7 +15,7 @@ use index_support::{sync, MemSource};
 fn stopping_and_resuming_anywhere_gives_the_same_digest() {
     let chain = build_chain(&SimConfig { blocks: 400, seed: 3, txs_per_block: 10, scenario: Scenario::Basic });
     let source = MemSource::new(chain.blocks.clone());
-    let bulk = SyncOptions { bulk_threshold: 20, bulk_flush_every: 37, ..SyncOptions::default() };
+    let bulk = SyncOptions { bulk_threshold: 20, bulk_checkpoint_bytes: 64 << 10, ..SyncOptions::default() };
 
     let clean = tempfile::tempdir().unwrap();
     sync(clean.path(), &source, Network::Regtest, &bulk);

@@ -58,7 +58,7 @@ impl Indexer for MemIndexer {
     fn set_bulk(&mut self, _on: bool) -> Result<(), Infallible> {
         Ok(())
     }
-    fn flush(&mut self) -> Result<(), Infallible> {
+    fn checkpoint(&mut self) -> Result<(), Infallible> {
         Ok(())
     }
 }

@@ -129,6 +129,9 @@ pub struct IndexBtcArgs {
     /// Stop after indexing block HEIGHT.
     #[arg(long, value_name = "HEIGHT", help_heading = "Sync")]
     pub stop_at: Option<u64>,
+    /// In the initial (bulk) sync, make the index durable every MB of blocks.
+    #[arg(long, value_name = "MB", default_value_t = 256, help_heading = "Sync")]
+    pub bulk_checkpoint_mb: u64,
 }
 
 /// Arguments of `chainsleuth address btc`.
@@ -242,6 +245,7 @@ pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
             RetryPolicy::default()
         },
         stop_at: args.stop_at.map(chainsleuth_core::Height::new),
+        bulk_checkpoint_bytes: args.bulk_checkpoint_mb.max(1) << 20,
         ..SyncOptions::default()
     };
     let runtime = crate::runtime()?;

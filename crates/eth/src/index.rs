@@ -421,7 +421,7 @@ impl Indexer for EthIndexer {
         Ok(self.store.set_bulk(on)?)
     }
 
-    fn flush(&mut self) -> Result<(), IndexError> {
-        Ok(self.store.flush()?)
+    fn checkpoint(&mut self) -> Result<(), IndexError> {
+        Ok(self.store.checkpoint()?)
     }
 }

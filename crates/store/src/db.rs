@@ -355,12 +355,26 @@ impl Store {
     /// # Errors
     /// [`StoreError::Maintenance`].
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.flush_all(true)
+    }
+
+    /// Starts an atomic flush of every table and returns without waiting:
+    /// once it completes, everything written before the call is durable even
+    /// in bulk mode. The writer carries on meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::Maintenance`].
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.flush_all(false)
+    }
+
+    fn flush_all(&self, wait: bool) -> Result<(), StoreError> {
         if self.read_only {
             return Ok(());
         }
         let cfs: Vec<&ColumnFamily> = self.names.iter().map(|name| self.cf(name)).collect::<Result<_, _>>()?;
         let mut opts = FlushOptions::default();
-        opts.set_wait(true);
+        opts.set_wait(wait);
         self.db
             .flush_cfs_opt(&cfs, &opts)
             .map_err(|source| StoreError::Maintenance { operation: "flushing tables", source })

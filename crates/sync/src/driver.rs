@@ -25,9 +25,9 @@ pub struct SyncOptions {
     pub undo_depth: u64,
     /// Bulk mode is used while more than this many blocks behind.
     pub bulk_threshold: u64,
-    /// In bulk mode, flush to disk after this many blocks, so that a crash
-    /// loses at most this much work.
-    pub bulk_flush_every: u64,
+    /// In bulk mode, make the index durable after this many bytes of blocks,
+    /// so that a crash loses at most about this much work.
+    pub bulk_checkpoint_bytes: u64,
     /// Retries of source faults.
     pub retry: RetryPolicy,
     /// Stop after indexing this height (tests, partial indexes).
@@ -43,7 +43,7 @@ impl Default for SyncOptions {
             chunk: 2_000,
             undo_depth: 300,
             bulk_threshold: 1_000,
-            bulk_flush_every: 500,
+            bulk_checkpoint_bytes: 256 << 20,
             retry: RetryPolicy::default(),
             stop_at: None,
         }
@@ -86,6 +86,8 @@ struct Loop<'a, S: BlockSource, I> {
     progress: watch::Sender<SyncProgress>,
     state: SyncProgress,
     bulk: bool,
+    /// Block bytes written in bulk mode since the last checkpoint.
+    unchecked_bytes: u64,
 }
 
 impl<S, I> Loop<'_, S, I>
@@ -223,8 +225,11 @@ where
             self.state.txs += block.tx_count() as u64;
             self.state.bytes += block.size_bytes() as u64;
             self.state.caught_up = block_ref.height >= source_tip.height;
-            if self.bulk && self.state.blocks % self.opts.bulk_flush_every.max(1) == 0 {
-                tokio::task::block_in_place(|| self.indexer.flush()).map_err(index_err("flushing", height))?;
+            self.unchecked_bytes += block.size_bytes() as u64;
+            if self.bulk && self.unchecked_bytes >= self.opts.bulk_checkpoint_bytes {
+                self.unchecked_bytes = 0;
+                tokio::task::block_in_place(|| self.indexer.checkpoint())
+                    .map_err(index_err("checkpointing", height))?;
             }
             self.publish();
             if *shutdown.borrow() {
@@ -260,7 +265,8 @@ where
     S: BlockSource,
     I: Indexer<Block = S::Block>,
 {
-    let mut lp = Loop { source, indexer, opts, progress, state: SyncProgress::default(), bulk: false };
+    let mut lp =
+        Loop { source, indexer, opts, progress, state: SyncProgress::default(), bulk: false, unchecked_bytes: 0 };
     let result = drive(&mut lp, &mut shutdown).await;
     let leave_bulk = lp.set_bulk(false);
     result?;

@@ -89,10 +89,11 @@ pub trait Indexer: Send + 'static {
     /// # Errors
     /// Store errors.
     fn set_bulk(&mut self, on: bool) -> Result<(), Self::Error>;
-    /// Makes everything written so far durable (in bulk mode, where writes
-    /// skip the WAL, this bounds what a crash can lose).
+    /// Starts making everything written so far durable, without waiting
+    /// (in bulk mode, where writes skip the WAL, this bounds what a crash can
+    /// lose); see `chainsleuth_store::Store::checkpoint`.
     ///
     /// # Errors
     /// Store errors.
-    fn flush(&mut self) -> Result<(), Self::Error>;
+    fn checkpoint(&mut self) -> Result<(), Self::Error>;
 }

@@ -114,8 +114,8 @@ impl Indexer for ToyIndexer {
     fn set_bulk(&mut self, on: bool) -> Result<(), StoreError> {
         self.0.set_bulk(on)
     }
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.0.flush()
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.0.checkpoint()
     }
 }
 

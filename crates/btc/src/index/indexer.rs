@@ -734,7 +734,7 @@ impl Indexer for BtcIndexer {
         Ok(self.store.set_bulk(on)?)
     }
 
-    fn flush(&mut self) -> Result<(), IndexError> {
-        Ok(self.store.flush()?)
+    fn checkpoint(&mut self) -> Result<(), IndexError> {
+        Ok(self.store.checkpoint()?)
     }
 }
