@@ -80,6 +80,9 @@ pub struct IndexEthArgs {
     /// Stop after indexing block HEIGHT.
     #[arg(long, value_name = "HEIGHT", help_heading = "Sync")]
     pub stop_at: Option<u64>,
+    /// Bulk sync: make the index durable every MB of blocks [default: 256].
+    #[arg(long, value_name = "MB", help_heading = "Sync")]
+    pub bulk_checkpoint_mb: Option<u64>,
 }
 
 impl IndexEthArgs {
@@ -156,6 +159,7 @@ impl IndexEthArgs {
             fetch_concurrency: self.fetch_concurrency.unwrap_or(defaults.fetch_concurrency),
             undo_depth: self.undo_depth.unwrap_or(defaults.undo_depth),
             stop_at: self.stop_at.map(chainsleuth_core::Height::new),
+            bulk_checkpoint_bytes: self.bulk_checkpoint_mb.map_or(defaults.bulk_checkpoint_bytes, |mb| mb.max(1) << 20),
             // A follower keeps retrying a node that is away for a while.
             retry: if self.follow { RetryPolicy { attempts: None, ..RetryPolicy::default() } } else { defaults.retry },
             ..defaults
@@ -173,7 +177,9 @@ pub struct AddressEthArgs {
     #[arg(long, value_name = "ASSET", default_value = "ETH")]
     pub asset: String,
     /// Rows of history per page.
-    #[arg(long, value_name = "N", default_value_t = 25)]
+    // At least 1: an empty page's cursor would point at itself.
+    #[arg(long, value_name = "N", default_value_t = 25,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: usize,
     /// Continue from the next_cursor C of a previous page.
     #[arg(long, value_name = "C")]
@@ -399,6 +405,8 @@ mod tests {
             "9",
             "--timeout",
             "5s",
+            "--bulk-checkpoint-mb",
+            "2",
         ])
         .unwrap()
         .args;
@@ -411,6 +419,7 @@ mod tests {
         let opts = merged.sync_options();
         assert!(opts.follow && opts.retry.attempts.is_none());
         assert_eq!((opts.undo_depth, opts.fetch_concurrency, opts.stop_at.map(|h| h.get())), (64, 3, Some(9)));
+        assert_eq!(opts.bulk_checkpoint_bytes, 2 << 20);
         assert!(Index::try_parse_from(["x", "--traces", "nope"]).is_err());
         let from_config = Index::try_parse_from(["x"]).unwrap().args.with_config(&config).unwrap();
         assert_eq!(from_config.traces, Some(TraceMode::Off));
@@ -426,6 +435,7 @@ mod tests {
             (a.address.as_str(), a.asset.as_str(), a.limit, a.cursor.as_deref(), a.json),
             ("0xab", "0xcd", 5, Some("c1"), true)
         );
+        assert!(Address::try_parse_from(["x", "0xab", "--limit", "0"]).is_err());
     }
 
     #[test]

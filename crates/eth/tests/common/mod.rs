@@ -46,9 +46,13 @@ sol! {
     }
 }
 
-/// The repository root.
+/// The repository root: the nearest folder above the including package
+/// that holds `contracts/build` (this module is also compiled into the root
+/// package's tests, whose manifest folder is the root itself).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.ancestors().find(|dir| dir.join("contracts/build").is_dir());
+    root.unwrap_or(manifest).to_path_buf()
 }
 
 fn anvil_bin() -> PathBuf {
