@@ -140,8 +140,9 @@ pub struct AddressBtcArgs {
     /// The address (base58 or bech32), or a nonstandard:… pseudo-address.
     #[arg(value_name = "ADDRESS")]
     pub address: String,
-    /// Rows of history per page.
-    #[arg(long, value_name = "N", default_value_t = 25)]
+    /// Rows of history per page (1 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 25,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=query::MAX_PAGE as u64))]
     pub limit: usize,
     /// Continue from the cursor a previous page printed.
     #[arg(long, value_name = "CURSOR")]

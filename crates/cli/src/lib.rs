@@ -241,6 +241,16 @@ mod tests {
     }
 
     #[test]
+    fn page_sizes_outside_1_to_10000_are_rejected() {
+        for bad in ["0", "10001", "-3"] {
+            assert!(
+                Cli::try_parse_from(["chainsleuth", "address", "btc", "bcrt1qxyz", "--limit", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn address_paging_flags_parse() {
         let cli = Cli::try_parse_from([
             "chainsleuth",
