@@ -96,9 +96,18 @@ fn cf_options(cache: &Cache) -> Options {
     let mut opts = Options::default();
     opts.set_block_based_table_factory(&block);
     opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    opts.set_write_buffer_size(64 << 20);
+    opts.set_write_buffer_size(WRITE_BUFFER_BYTES);
     opts
 }
+
+/// Each table's memtable size outside bulk mode.
+const WRITE_BUFFER_BYTES: usize = 64 << 20;
+
+/// Each table's memtable size in bulk mode. A memtable is a skip list, and
+/// inserting keys that land all over it (txids, address ids) costs a cache
+/// miss per level; a few megabytes stay mostly in cache, which made bulk
+/// indexing about twice as fast as 64 MB memtables.
+const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 
 impl Store {
     /// Opens (creating if needed, in [`OpenMode::ReadWrite`]) the store at
@@ -321,9 +330,11 @@ impl Store {
         Ok(true)
     }
 
-    /// Turns bulk mode on or off. In bulk mode writes skip the WAL and
-    /// automatic compaction is paused; turning it off flushes every table
-    /// together and compacts once, as the fastest initial syncs do. Since
+    /// Turns bulk mode on or off. In bulk mode writes skip the WAL,
+    /// automatic compaction is paused and memtables are small (cheap
+    /// inserts; the flushed files wait for the final compaction); turning it
+    /// off flushes every table together and compacts once, as the fastest
+    /// initial syncs do. Since
     /// tables flush atomically, a crash in bulk mode loses only the most
     /// recent batches, whole, tip included.
     ///
@@ -334,12 +345,22 @@ impl Store {
             return Ok(());
         }
         let value = if on { "true" } else { "false" };
+        let buffer = if on { BULK_WRITE_BUFFER_BYTES } else { WRITE_BUFFER_BYTES };
+        // The memtable's allocation unit, as RocksDB derives it on open.
+        let (buffer, arena) = (buffer.to_string(), (buffer / 8).to_string());
         if !on {
             self.flush()?;
         }
         for name in &self.names {
             self.db
-                .set_options_cf(self.cf(name)?, &[("disable_auto_compactions", value)])
+                .set_options_cf(
+                    self.cf(name)?,
+                    &[
+                        ("disable_auto_compactions", value),
+                        ("write_buffer_size", buffer.as_str()),
+                        ("arena_block_size", arena.as_str()),
+                    ],
+                )
                 .map_err(|source| StoreError::Maintenance { operation: "changing compaction options", source })?;
         }
         if !on {
