@@ -62,6 +62,8 @@ struct Figures {
     txs: HashSet<Txid>,
     first: Option<u64>,
     last: u64,
+    /// (txid, height, received, sent) per transaction, in chain order.
+    rows: Vec<(Txid, u64, u64, u64)>,
 }
 
 #[test]
@@ -79,6 +81,10 @@ fn mainnet_heights_0_to_255_index_with_independently_checked_figures() {
                 f.txs.insert(txid);
                 f.first.get_or_insert(height as u64);
                 f.last = height as u64;
+                match f.rows.last_mut() {
+                    Some(row) if row.0 == txid => (row.2, row.3) = (row.2 + received, row.3 + sent),
+                    _ => f.rows.push((txid, height as u64, received, sent)),
+                }
             };
             if !tx.is_coinbase() {
                 for input in &tx.input {
@@ -111,6 +117,24 @@ fn mainnet_heights_0_to_255_index_with_independently_checked_figures() {
             "{address}"
         );
         assert_eq!((got.first_seen.map(|h| h.get()), got.last_seen.map(|h| h.get())), (want.first, Some(want.last)));
+    }
+    // Each history row, newest first: pages of one row and of three, so
+    // that every row's amounts come from its neighbour across page bounds.
+    for (address, want) in &figures {
+        for limit in [1, 3] {
+            let mut got = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = query::address_history(&store, address, Network::Bitcoin, cursor.as_deref(), limit).unwrap();
+                got.extend(page.rows.iter().map(|r| (r.txid, r.height.get(), r.received.0, r.sent.0)));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            got.reverse();
+            assert_eq!(got, want.rows, "{address}, pages of {limit}");
+        }
     }
     // The genesis coinbase is indexed like any output, under Satoshi's P2PKH address.
     let genesis = query::address_summary(&store, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", Network::Bitcoin).unwrap();

@@ -33,6 +33,9 @@ pub struct Schema {
     pub digest_excludes: &'static [&'static str],
 }
 
+/// A decoded row of table `T`: its key and value.
+type Row<T> = (<T as Table>::Key, <T as Table>::Value);
+
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -268,6 +271,41 @@ impl Store {
             (Direction::Reverse, None) => raw.seek_to_last(),
         }
         Ok(Rows { raw, direction, first: true, done: false, _table: std::marker::PhantomData })
+    }
+
+    /// The last row (in key order) of table `T` whose encoded key starts
+    /// with each of `prefixes`, in the order of `prefixes`: the newest row of
+    /// each of several histories, for one iterator and one seek apiece.
+    ///
+    /// # Errors
+    /// [`StoreError::Read`] or [`StoreError::Decode`].
+    pub fn last_rows<T: Table>(&self, prefixes: &[Vec<u8>]) -> Result<Vec<Option<Row<T>>>, StoreError> {
+        let mut raw = self.db.raw_iterator_cf(self.cf(T::NAME)?);
+        let mut rows = Vec::with_capacity(prefixes.len());
+        for prefix in prefixes {
+            match prefix_successor(prefix) {
+                Some(upper) => {
+                    // The last key before `upper`, the first key past the prefix.
+                    raw.seek_for_prev(&upper);
+                    if raw.valid() && raw.key() == Some(upper.as_slice()) {
+                        raw.prev();
+                    }
+                }
+                None => raw.seek_to_last(),
+            }
+            let row = match raw.key() {
+                Some(key) if raw.valid() && key.starts_with(prefix) => {
+                    Some(Self::decode_row::<T>(key, raw.value().unwrap_or_default())?)
+                }
+                _ => {
+                    let err = |source| StoreError::Read { table: T::NAME, key_hex: hex::encode(prefix), source };
+                    raw.status().map_err(err)?;
+                    None
+                }
+            };
+            rows.push(row);
+        }
+        Ok(rows)
     }
 
     /// A new, empty batch for this store.

@@ -21,6 +21,26 @@ fn tip(height: u64) -> BlockRef {
 }
 
 #[test]
+fn last_rows_finds_the_newest_row_of_each_prefix() {
+    use chainsleuth_store::Codec;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
+    let mut batch = store.batch();
+    for (addr, txs) in [(1u64, 5u64), (3, 1), (5, 7), (u64::MAX, 2)] {
+        for tx in 0..txs {
+            batch.put::<History>(&(AddressId(addr), TxNum(tx)), &(addr.wrapping_mul(10) + tx)).unwrap();
+        }
+    }
+    store.write(batch).unwrap();
+    let ids = [5u64, 0, 3, 2, 1, 6, u64::MAX, 4];
+    let prefixes: Vec<Vec<u8>> = ids.iter().map(|id| AddressId(*id).encode()).collect();
+    let found: Vec<Option<((AddressId, TxNum), u64)>> = store.last_rows::<History>(&prefixes).unwrap();
+    let want = |addr: u64, tx: u64| Some(((AddressId(addr), TxNum(tx)), addr.wrapping_mul(10) + tx));
+    assert_eq!(found, vec![want(5, 6), None, want(3, 0), None, want(1, 4), None, want(u64::MAX, 1), None]);
+    assert!(store.last_rows::<History>(&[]).unwrap().is_empty());
+}
+
+#[test]
 fn scans_page_in_both_directions_from_a_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();
@@ -125,6 +145,11 @@ fn bulk_mode_reads_span_many_flushed_memtables() {
         assert_eq!(forward, (0..txs).map(|tx| 1_234 * 1_000 + tx).collect::<Vec<_>>());
         let newest = store.scan::<History>(&prefix, None, Direction::Reverse).unwrap().next().unwrap().unwrap();
         assert_eq!(newest, ((AddressId(1_234), TxNum(txs - 1)), 1_234 * 1_000 + txs - 1));
+        let prefixes: Vec<Vec<u8>> =
+            [1_999u64, 0, 77].iter().map(|a| chainsleuth_store::Codec::encode(&AddressId(*a))).collect();
+        let newest = store.last_rows::<History>(&prefixes).unwrap();
+        let want = [1_999u64, 0, 77].map(|a| Some(((AddressId(a), TxNum(txs - 1)), a * 1_000 + txs - 1)));
+        assert_eq!(newest, want);
     };
     {
         let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap();

@@ -1,4 +1,4 @@
-//! A bounded map for hot rows (address ids, summaries, unspent outputs): two generations, the young one taking
+//! A bounded map for hot rows (address ids, running totals, unspent outputs): two generations, the young one taking
 //! every insert and hit, the old one dropped whole when the young one fills.
 //! An entry used at least once per generation stays; memory stays below two
 //! generations' worth. Cheaper than an LRU list and close enough for a cache

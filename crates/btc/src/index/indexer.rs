@@ -3,11 +3,13 @@
 //! For each block the indexer first works out a [`Plan`]: the address of
 //! every output, what every input spends and the history rows and totals
 //! that follow, reading what the caches lack with a few `multi_get`s (spent
-//! outputs: txids to tx numbers, then the rows; unknown addresses; old
-//! summaries). Building the plan checks the block; only then is the batch
-//! built (block and transaction rows with their inputs, outputs, spent-by links, new
-//! addresses, history rows, summaries, the id counters and the tip) and
-//! written. A fault found on the way leaves the store untouched.
+//! outputs: txids to tx numbers, then the rows; unknown addresses) and one
+//! iterator (the newest history row, with the running totals, of addresses
+//! seen before). Building the plan checks the block; only then is the batch
+//! built (block and transaction rows with their inputs, outputs, spent-by
+//! links, new addresses, history rows carrying the running totals, the id
+//! counters and the tip) and written. A fault found on the way leaves the
+//! store untouched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
-use chainsleuth_store::{Batch, Meta, OpenMode, Store, Table, Undo};
+use chainsleuth_store::{Batch, Codec, Meta, OpenMode, Store, Table, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
@@ -24,13 +26,13 @@ use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
     AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow, OutputRow, Outputs, Spend,
-    Summaries, SummaryRow, TxByNum, TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCHEMA,
+    TxByNum, TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCHEMA,
 };
 use crate::{to_core_hash, BtcBlock};
 
-/// Entries per generation of each in-memory cache (address ids, address
-/// summaries, unspent outputs); each cache holds at most twice as many,
-/// about 230 MB in all at this default.
+/// Entries per generation of each in-memory cache (address ids, addresses'
+/// latest running totals, unspent outputs); each cache holds at most twice
+/// as many, about 230 MB in all at this default.
 pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 19;
 
 /// The directory of the Bitcoin store inside a data directory.
@@ -83,16 +85,16 @@ struct State {
 /// The Bitcoin indexer: writes each block's rows into the `btc` store and
 /// unwinds them on reorgs. See the crate's `SCHEMA.md` for the tables.
 ///
-/// It keeps bounded caches of what the store holds (address ids, address
-/// summaries, recent unspent outputs), updated only after a block's batch
-/// is written and dropped whole on unwind, so they never disagree with the
-/// store.
+/// It keeps bounded caches of what the store holds (address ids, each
+/// address's latest running totals, recent unspent outputs), updated only
+/// after a block's batch is written and dropped whole on unwind, so they
+/// never disagree with the store.
 #[derive(Debug)]
 pub struct BtcIndexer {
     store: Arc<Store>,
     state: Option<State>,
     addresses: GenCache<AddrKey, AddressId>,
-    summaries: GenCache<AddressId, SummaryRow>,
+    totals: GenCache<AddressId, HistoryRow>,
     coins: GenCache<OutPoint, (TxNum, OutputRow)>,
 }
 
@@ -119,14 +121,6 @@ struct SpentInput {
     /// Where the output was created: `None` for an earlier block (its row
     /// must be updated), else its index in the block's output list.
     in_block: Option<usize>,
-}
-
-/// Totals of one address over one block.
-#[derive(Clone, Copy, Default)]
-struct Delta {
-    received: u64,
-    sent: u64,
-    txs: u64,
 }
 
 /// A change set that records undo entries only when the block keeps its
@@ -187,7 +181,7 @@ impl BtcIndexer {
             store,
             state: None,
             addresses: GenCache::new(DEFAULT_CACHE_CAPACITY),
-            summaries: GenCache::new(DEFAULT_CACHE_CAPACITY),
+            totals: GenCache::new(DEFAULT_CACHE_CAPACITY),
             coins: GenCache::new(DEFAULT_CACHE_CAPACITY),
         })
     }
@@ -196,14 +190,14 @@ impl BtcIndexer {
     /// grows by about 450 bytes per unit (two generations of three caches).
     pub fn with_cache_capacity(mut self, capacity: usize) -> BtcIndexer {
         self.addresses = GenCache::new(capacity);
-        self.summaries = GenCache::new(capacity);
+        self.totals = GenCache::new(capacity);
         self.coins = GenCache::new(capacity);
         self
     }
 
     fn clear_caches(&mut self) {
         self.addresses.clear();
-        self.summaries.clear();
+        self.totals.clear();
         self.coins.clear();
     }
 
@@ -239,8 +233,8 @@ impl BtcIndexer {
         self.resolve_inputs(&mut plan, &b.txdata)?;
         plan.link_spends()?;
         plan.account()?;
-        let old_summaries = self.old_summaries(&plan, state.next_addr)?;
-        let (batch, summaries) = self.build_batch(&plan, &b.header, &old_summaries, state, undo)?;
+        let old_totals = self.old_totals(&plan, state.next_addr)?;
+        let (batch, totals) = self.build_batch(&plan, &b.header, &old_totals, state, undo)?;
         self.store.write(batch)?;
 
         // Written: the caches follow the store.
@@ -251,8 +245,8 @@ impl BtcIndexer {
                 self.addresses.insert(addr.key, id);
             }
         }
-        for (id, row) in summaries {
-            self.summaries.insert(id, row);
+        for (id, row) in totals {
+            self.totals.insert(id, row);
         }
         for entry in plan.spent.iter().filter(|e| e.in_block.is_none()) {
             self.coins.remove(&OutPoint { txid: entry.prev_txid, vout: entry.vout });
@@ -389,39 +383,45 @@ impl BtcIndexer {
         Ok(())
     }
 
-    /// The summaries, before this block, of the addresses it touches that
-    /// existed already: from the cache, else one `multi_get`.
-    fn old_summaries(&mut self, plan: &Plan, next_addr: u64) -> Result<FxHashMap<AddressId, SummaryRow>, IndexError> {
-        let mut old_of: FxHashMap<AddressId, SummaryRow> = FxHashMap::default();
-        old_of.reserve(plan.touched.len());
-        let mut unknown: Vec<AddressId> = Vec::new();
-        for id in plan.touched.iter().map(|t| t.0).filter(|id| id.0 < next_addr) {
-            match self.summaries.get(&id) {
+    /// The running totals, before this block, of the addresses it touches
+    /// that existed already: from the cache, else their newest history rows
+    /// (one iterator for all).
+    fn old_totals(&mut self, plan: &Plan, next_addr: u64) -> Result<FxHashMap<AddressId, HistoryRow>, IndexError> {
+        let mut old_of: FxHashMap<AddressId, HistoryRow> = FxHashMap::default();
+        old_of.reserve(plan.history.len());
+        let mut unknown: Vec<Vec<u8>> = Vec::new();
+        let mut last = None;
+        // History keys are sorted: each address's rows are together.
+        for id in plan.history.iter().map(|((id, _), _)| *id) {
+            if last == Some(id) || id.0 >= next_addr {
+                continue;
+            }
+            last = Some(id);
+            match self.totals.get(&id) {
                 Some(row) => {
                     old_of.insert(id, row);
                 }
-                None => unknown.push(id),
+                None => unknown.push(id.encode()),
             }
         }
-        for (id, old) in unknown.iter().zip(self.store.multi_get::<Summaries>(&unknown)?) {
-            if let Some(old) = old {
-                old_of.insert(*id, old);
-            }
+        for found in self.store.last_rows::<History>(&unknown)?.into_iter().flatten() {
+            let ((id, _), row) = found;
+            old_of.insert(id, row);
         }
         Ok(old_of)
     }
 
-    /// The block's batch, and the summaries it writes. Each table's rows go
+    /// The block's batch, and each touched address's new running totals. Each table's rows go
     /// in in key order, which lets RocksDB insert each next key into its
     /// memtable from where the previous one went instead of from the top.
     fn build_batch(
         &self,
         plan: &Plan,
         header: &bitcoin::block::Header,
-        old_summaries: &FxHashMap<AddressId, SummaryRow>,
+        old_totals: &FxHashMap<AddressId, HistoryRow>,
         state: State,
         undo: UndoPolicy,
-    ) -> Result<(Batch<'_>, Vec<(AddressId, SummaryRow)>), IndexError> {
+    ) -> Result<(Batch<'_>, Vec<(AddressId, HistoryRow)>), IndexError> {
         let (height, first_tx) = (plan.height, TxNum(plan.first_tx));
         let block_ref = plan.block_ref();
         let mut w = Writer { batch: self.store.batch(), track: undo.keep };
@@ -477,28 +477,22 @@ impl BtcIndexer {
         for (key, id) in new_addrs {
             w.create::<AddrIdByKey>(key, id)?;
         }
-        for (key, row) in &plan.history {
-            w.create::<History>(key, row)?;
-        }
-        let mut summaries: Vec<(AddressId, SummaryRow)> = Vec::with_capacity(plan.touched.len());
-        for (id, delta) in &plan.touched {
-            let old = old_summaries.get(id);
-            let corrupt =
-                || IndexError::Corrupt(format!("the summary of address id {id} overflows at height {height}"));
-            let (received, sent, tx_count, first_seen) =
-                old.map_or((0, 0, 0, height), |o| (o.received.0, o.sent.0, o.tx_count, o.first_seen));
-            let received = received.checked_add(delta.received).ok_or_else(corrupt)?;
-            let sent = sent.checked_add(delta.sent).ok_or_else(corrupt)?;
-            let row = SummaryRow {
-                balance: Sats(received.checked_sub(sent).ok_or_else(corrupt)?),
-                received: Sats(received),
-                sent: Sats(sent),
-                tx_count: tx_count + delta.txs,
-                first_seen,
-                last_seen: height,
-            };
-            w.change::<Summaries>(id, &row, old)?;
-            summaries.push((*id, row));
+        // Each address's rows in chain order, each carrying the running
+        // totals after its transaction, starting from the address's newest
+        // row before this block (or nothing, for a new address).
+        let mut totals: Vec<(AddressId, HistoryRow)> = Vec::new();
+        let mut rows = plan.history.iter().peekable();
+        while let Some(&&((id, _), _)) = rows.peek() {
+            let corrupt = || IndexError::Corrupt(format!("the totals of address id {id} overflow at height {height}"));
+            let mut running = old_totals.get(&id).copied().unwrap_or(HistoryRow::empty(height));
+            while let Some(((_, tx), (received, sent))) = rows.next_if(|((next, _), _)| *next == id) {
+                running.received = Sats(running.received.0.checked_add(*received).ok_or_else(corrupt)?);
+                running.sent = Sats(running.sent.0.checked_add(*sent).ok_or_else(corrupt)?);
+                running.tx_count += 1;
+                running.balance().map_err(|_| corrupt())?;
+                w.create::<History>(&(id, *tx), &running)?;
+            }
+            totals.push((id, running));
         }
 
         let counter = |value: u64| value.to_be_bytes().to_vec();
@@ -516,7 +510,7 @@ impl BtcIndexer {
         } else if let Some(prune) = undo.prune {
             batch.delete::<Undo>(&prune.get())?;
         }
-        Ok((batch, summaries))
+        Ok((batch, totals))
     }
 }
 
@@ -545,10 +539,9 @@ struct Plan {
     next_addr: u64,
     /// Every non-coinbase input, in block order.
     spent: Vec<SpentInput>,
-    /// History rows, in key order.
-    history: Vec<((AddressId, TxNum), HistoryRow)>,
-    /// Totals per address over the block, in id order.
-    touched: Vec<(AddressId, Delta)>,
+    /// What each transaction paid each of its addresses and took from it
+    /// (received, sent), by history key, in key order.
+    history: Vec<((AddressId, TxNum), (u64, u64))>,
 }
 
 impl Plan {
@@ -571,7 +564,6 @@ impl Plan {
             next_addr: 0,
             spent: Vec::with_capacity(txs.len() * 2),
             history: Vec::with_capacity(txs.len() * 4),
-            touched: Vec::new(),
         })
     }
 
@@ -630,11 +622,9 @@ impl Plan {
         Ok(())
     }
 
-    /// History rows per (address, transaction) and totals per address;
-    /// checks that amounts add up.
+    /// What each transaction pays each address and takes from it; checks
+    /// that amounts add up.
     fn account(&mut self) -> Result<(), IndexError> {
-        let mut touched_slot: FxHashMap<AddressId, usize> = FxHashMap::default();
-        touched_slot.reserve(self.addrs.len());
         let mut legs: Vec<(AddressId, u64, u64)> = Vec::new();
         let mut next_input = 0usize;
         let (height, hash) = (self.height, self.hash);
@@ -671,21 +661,10 @@ impl Plan {
                     sent = sent.checked_add(legs[i].2).ok_or_else(|| value_fault("sent overflows"))?;
                     i += 1;
                 }
-                let row = HistoryRow { height: self.height, position: pos, received: Sats(received), sent: Sats(sent) };
-                self.history.push(((address, self.tx_num(pos)), row));
-                let at = *touched_slot.entry(address).or_insert_with(|| {
-                    self.touched.push((address, Delta::default()));
-                    self.touched.len() - 1
-                });
-                let delta = &mut self.touched[at].1;
-                delta.received =
-                    delta.received.checked_add(received).ok_or_else(|| value_fault("received overflows"))?;
-                delta.sent = delta.sent.checked_add(sent).ok_or_else(|| value_fault("sent overflows"))?;
-                delta.txs += 1;
+                self.history.push(((address, self.tx_num(pos)), (received, sent)));
             }
         }
         self.history.sort_unstable_by_key(|(key, _)| *key);
-        self.touched.sort_unstable_by_key(|(id, _)| *id);
         Ok(())
     }
 }

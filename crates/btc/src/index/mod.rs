@@ -2,7 +2,7 @@
 //!
 //! [`BtcIndexer`] implements the sync loop's `Indexer`: each block becomes
 //! one atomic batch holding its rows (block, transactions, outputs, inputs,
-//! spent-by links, addresses, history, summaries), the id counters, the new
+//! spent-by links, addresses, history rows with running totals), the id counters, the new
 //! tip and, near the tip, the undo record that lets a reorg take it back out.
 //! The [`query`] functions read the store back for the CLI and the HTTP API.
 //! The tables are documented in the crate's `SCHEMA.md`; how scripts map to

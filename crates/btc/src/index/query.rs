@@ -17,7 +17,7 @@ use super::error::IndexError;
 use super::indexer::{check_network, read_counter};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, History, OutputRow, Outputs, Spend, Summaries, TxByNum, TxNumByTxid,
+    AddrIdByKey, AddrKeyById, BlockByHeight, History, HistoryRow, OutputRow, Outputs, Spend, TxByNum, TxNumByTxid,
     TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY,
 };
 
@@ -153,8 +153,9 @@ fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrK
     })
 }
 
-/// The totals of `address` (text, for `network`). An address the index has
-/// never seen has zero totals and no first or last height.
+/// The totals of `address` (text, for `network`): the running totals of its
+/// newest history row (one reverse seek) and that row's height. An address
+/// the index has never seen has zero totals and no first or last height.
 ///
 /// # Errors
 /// [`IndexError::InvalidAddress`] naming the address and the network;
@@ -162,19 +163,19 @@ fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrK
 pub fn address_summary(store: &Store, address: &str, network: Network) -> Result<AddressSummary, IndexError> {
     let key = parse_address(store, address, network)?;
     let text = key.to_text(network);
-    let row = match store.get::<AddrIdByKey>(&key)? {
-        Some(id) => store.get::<Summaries>(&id)?,
+    let newest = match store.get::<AddrIdByKey>(&key)? {
+        Some(id) => store.scan::<History>(&id.encode(), None, Direction::Reverse)?.next().transpose()?,
         None => None,
     };
-    Ok(match row {
-        Some(row) => AddressSummary {
+    Ok(match newest {
+        Some(((id, tx), row)) => AddressSummary {
             address: text,
-            balance: row.balance,
+            balance: row.balance().map_err(|_| corrupt_totals(id, tx))?,
             received: row.received,
             sent: row.sent,
             tx_count: row.tx_count,
             first_seen: Some(row.first_seen),
-            last_seen: Some(row.last_seen),
+            last_seen: Some(tx_rows(store, &[tx])?[0].height),
         },
         None => AddressSummary {
             address: text,
@@ -186,6 +187,10 @@ pub fn address_summary(store: &Store, address: &str, network: Network) -> Result
             last_seen: None,
         },
     })
+}
+
+fn corrupt_totals(id: AddressId, tx: TxNum) -> IndexError {
+    IndexError::Corrupt(format!("the history row of address id {id} at tx {tx} sent more than it received"))
 }
 
 fn encode_cursor(tx: TxNum) -> String {
@@ -221,29 +226,37 @@ pub fn address_history(
     let limit = limit.clamp(1, MAX_PAGE);
     let prefix = id.encode();
     let start = from.map(|tx| (id, tx).encode());
-    let mut rows = Vec::with_capacity(limit);
+    // Rows carry running totals: what a transaction received and sent is
+    // the difference from the next older row, so read one row past the page
+    // (it is also the next page's cursor).
+    let mut rows: Vec<(TxNum, HistoryRow)> = Vec::with_capacity(limit + 1);
     for row in store.scan::<History>(&prefix, start.as_deref(), Direction::Reverse)? {
         let ((_, tx), entry) = row?;
-        if rows.len() == limit {
+        rows.push((tx, entry));
+        if rows.len() > limit {
             page.next_cursor = Some(encode_cursor(tx));
             break;
         }
-        rows.push((tx, entry));
     }
+    let older: Vec<HistoryRow> = rows.iter().skip(1).map(|(_, row)| *row).collect();
+    rows.truncate(limit);
     let nums: Vec<TxNum> = rows.iter().map(|(tx, _)| *tx).collect();
     let txs = store.multi_get::<TxByNum>(&nums)?;
     page.rows = rows
         .into_iter()
         .zip(txs)
-        .map(|((tx, entry), row)| {
+        .enumerate()
+        .map(|(i, ((tx, entry), row))| {
             let row =
                 row.ok_or_else(|| IndexError::Corrupt(format!("history of address id {id} names missing tx {tx}")))?;
+            let before = older.get(i).copied().unwrap_or(HistoryRow::empty(entry.first_seen));
+            let corrupt = || IndexError::Corrupt(format!("the totals of address id {id} shrink at tx {tx}"));
             Ok(HistoryEntry {
-                height: entry.height,
+                height: row.height,
                 txid: Txid::from_byte_array(row.txid),
-                position: entry.position,
-                received: entry.received,
-                sent: entry.sent,
+                position: row.position,
+                received: Sats(entry.received.0.checked_sub(before.received.0).ok_or_else(corrupt)?),
+                sent: Sats(entry.sent.0.checked_sub(before.sent.0).ok_or_else(corrupt)?),
             })
         })
         .collect::<Result<_, IndexError>>()?;

@@ -27,16 +27,16 @@ tables! {
     AddrIdByKey("btc_addr_id"): AddrKey => AddressId;
     /// Address key by address id.
     AddrKeyById("btc_addr_key"): AddressId => AddrKey;
-    /// One row per (address, transaction touching it), in chain order.
+    /// One row per (address, transaction touching it), in chain order, with
+    /// the address's running totals after that transaction: an address's
+    /// summary is its newest row.
     History("btc_addr_history"): (AddressId, TxNum) => HistoryRow;
-    /// Running totals per address.
-    Summaries("btc_addr_summary"): AddressId => SummaryRow;
 }
 
 /// The Bitcoin store's schema: its name, layout version and tables.
 pub static SCHEMA: Schema = Schema {
     name: "btc",
-    format: 1,
+    format: 2,
     tables: &[
         BlockByHeight::NAME,
         HeightByHash::NAME,
@@ -46,7 +46,6 @@ pub static SCHEMA: Schema = Schema {
         AddrIdByKey::NAME,
         AddrKeyById::NAME,
         History::NAME,
-        Summaries::NAME,
     ],
     digest_excludes: &[],
 };
@@ -218,72 +217,54 @@ impl Codec for OutputRow {
     }
 }
 
-/// One history row: `height:varint ‖ position:varint ‖ received:varint ‖ sent:varint`.
+/// One history row: the address's running totals after the row's
+/// transaction, `received:varint ‖ sent:varint ‖ tx_count:varint ‖
+/// first_seen:varint`. What the transaction itself paid or took is the
+/// difference from the address's previous row; its height and position are
+/// in its [`TxRow`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryRow {
-    /// The height of the transaction's block.
-    pub height: Height,
-    /// The transaction's position in its block.
-    pub position: u32,
-    /// What the transaction's outputs pay the address.
+    /// The value of every output paying the address, up to this transaction.
     pub received: Sats,
-    /// What the transaction's inputs take from the address.
+    /// The value of its outputs spent, up to this transaction.
     pub sent: Sats,
+    /// Transactions that pay it or spend from it (each counted once), this one included.
+    pub tx_count: u64,
+    /// The height of its first transaction.
+    pub first_seen: Height,
+}
+
+impl HistoryRow {
+    /// The totals before an address's first transaction, which is at `height`.
+    pub fn empty(height: Height) -> HistoryRow {
+        HistoryRow { received: Sats(0), sent: Sats(0), tx_count: 0, first_seen: height }
+    }
+
+    /// Received minus sent: the value of its unspent outputs.
+    ///
+    /// # Errors
+    /// [`CodecError::Invalid`] when more was sent than received (a corrupt row).
+    pub fn balance(&self) -> Result<Sats, CodecError> {
+        self.received.0.checked_sub(self.sent.0).map(Sats).ok_or(CodecError::Invalid { what: "history totals" })
+    }
 }
 
 impl Codec for HistoryRow {
     fn encode_to(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.height.get());
-        put_varint(out, u64::from(self.position));
-        put_varint(out, self.received.0);
-        put_varint(out, self.sent.0);
-    }
-    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
-        Ok(HistoryRow {
-            height: Height::new(get_varint(input)?),
-            position: get_u32_varint(input, "tx position")?,
-            received: Sats(get_varint(input)?),
-            sent: Sats(get_varint(input)?),
-        })
-    }
-}
-
-/// An address's running totals: `balance ‖ received ‖ sent ‖ tx_count ‖
-/// first_seen ‖ last_seen`, all varints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SummaryRow {
-    /// Received minus sent: the value of its unspent outputs.
-    pub balance: Sats,
-    /// The value of every output paying it.
-    pub received: Sats,
-    /// The value of its outputs that have been spent.
-    pub sent: Sats,
-    /// Transactions that pay it or spend from it (each counted once).
-    pub tx_count: u64,
-    /// The height of its first transaction.
-    pub first_seen: Height,
-    /// The height of its latest transaction.
-    pub last_seen: Height,
-}
-
-impl Codec for SummaryRow {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.balance.0);
         put_varint(out, self.received.0);
         put_varint(out, self.sent.0);
         put_varint(out, self.tx_count);
         put_varint(out, self.first_seen.get());
-        put_varint(out, self.last_seen.get());
     }
     fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
-        Ok(SummaryRow {
-            balance: Sats(get_varint(input)?),
+        let row = HistoryRow {
             received: Sats(get_varint(input)?),
             sent: Sats(get_varint(input)?),
             tx_count: get_varint(input)?,
             first_seen: Height::new(get_varint(input)?),
-            last_seen: Height::new(get_varint(input)?),
-        })
+        };
+        row.balance()?;
+        Ok(row)
     }
 }
 
@@ -320,14 +301,12 @@ mod tests {
                 round_trip(OutputRow { address, value: Sats(21_000_000 * 100_000_000), spent_by });
             }
         }
-        round_trip(HistoryRow { height: Height::new(1), position: 0, received: Sats(50), sent: Sats(0) });
-        round_trip(SummaryRow {
-            balance: Sats(1),
-            received: Sats(2),
-            sent: Sats(1),
-            tx_count: 2,
-            first_seen: Height::GENESIS,
-            last_seen: Height::new(9),
+        round_trip(HistoryRow { received: Sats(50), sent: Sats(0), tx_count: 1, first_seen: Height::GENESIS });
+        round_trip(HistoryRow {
+            received: Sats(u64::MAX),
+            sent: Sats(u64::MAX),
+            tx_count: 9,
+            first_seen: Height::new(7),
         });
     }
 
@@ -340,6 +319,8 @@ mod tests {
         too_many.extend_from_slice(&[0xff, 0x01, 0, 0]);
         assert!(TxRow::decode(&too_many).is_err());
         assert!(Spend::decode(&[0, 0x80, 0x80, 0x80, 0x80, 0x10]).is_err());
+        // More sent than received.
+        assert!(HistoryRow::decode(&[1, 2, 1, 0]).is_err());
     }
 
     #[test]
