@@ -3,7 +3,7 @@
 //! only module that touches RocksDB.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chainsleuth_core::{BlockHash, BlockRef, Height};
 use rocksdb::{
@@ -69,6 +69,9 @@ pub struct Store {
     names: Vec<&'static str>,
     read_only: bool,
     bulk: AtomicBool,
+    /// The size of the last batch written: new batches reserve as much, so
+    /// they do not grow by copying as changes go in.
+    last_batch_bytes: AtomicUsize,
 }
 
 impl std::fmt::Debug for Store {
@@ -144,6 +147,7 @@ impl Store {
             names,
             read_only: mode == OpenMode::ReadOnly,
             bulk: AtomicBool::new(false),
+            last_batch_bytes: AtomicUsize::new(0),
         };
         store.check_format()?;
         Ok(store)
@@ -310,7 +314,15 @@ impl Store {
 
     /// A new, empty batch for this store.
     pub fn batch(&self) -> Batch<'_> {
-        Batch { store: self, inner: WriteBatch::default(), undo: UndoLog::default() }
+        // Capped, so one huge batch does not make every later one huge.
+        let reserve = self.last_batch_bytes.load(Ordering::Relaxed).min(64 << 20);
+        Batch {
+            store: self,
+            inner: WriteBatch::with_capacity_bytes(reserve),
+            undo: UndoLog::default(),
+            key: Vec::new(),
+            value: Vec::new(),
+        }
     }
 
     /// Writes `batch` atomically: all of its changes or none.
@@ -322,6 +334,7 @@ impl Store {
             return Err(StoreError::ReadOnly);
         }
         let entries = batch.inner.len();
+        self.last_batch_bytes.store(batch.inner.size_in_bytes(), Ordering::Relaxed);
         let mut opts = WriteOptions::default();
         opts.disable_wal(self.bulk.load(Ordering::Relaxed));
         self.db.write_opt(batch.inner, &opts).map_err(|source| StoreError::Write { entries, source })
@@ -541,6 +554,10 @@ pub struct Batch<'s> {
     store: &'s Store,
     inner: WriteBatch,
     undo: UndoLog,
+    /// Scratch buffers each key and value is encoded into before RocksDB
+    /// copies it into the batch: no allocation per change.
+    key: Vec<u8>,
+    value: Vec<u8>,
 }
 
 impl Batch<'_> {
@@ -550,7 +567,17 @@ impl Batch<'_> {
     /// # Errors
     /// [`StoreError::UnknownTable`].
     pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
-        self.inner.put_cf(self.store.cf(T::NAME)?, key.encode(), value.encode());
+        self.put_scratch::<T>(key, value)
+    }
+
+    /// Encodes `key` and `value` into the scratch buffers and puts them.
+    fn put_scratch<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
+        let cf = self.store.cf(T::NAME)?;
+        self.key.clear();
+        key.encode_to(&mut self.key);
+        self.value.clear();
+        value.encode_to(&mut self.value);
+        self.inner.put_cf(cf, &self.key, &self.value);
         Ok(())
     }
 
@@ -559,7 +586,10 @@ impl Batch<'_> {
     /// # Errors
     /// [`StoreError::UnknownTable`].
     pub fn delete<T: Table>(&mut self, key: &T::Key) -> Result<(), StoreError> {
-        self.inner.delete_cf(self.store.cf(T::NAME)?, key.encode());
+        let cf = self.store.cf(T::NAME)?;
+        self.key.clear();
+        key.encode_to(&mut self.key);
+        self.inner.delete_cf(cf, &self.key);
         Ok(())
     }
 
@@ -574,9 +604,8 @@ impl Batch<'_> {
     /// # Errors
     /// [`StoreError::UnknownTable`].
     pub fn insert<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
-        let key = key.encode();
-        self.inner.put_cf(self.store.cf(T::NAME)?, &key, value.encode());
-        self.track(T::NAME, key, None)
+        self.put_scratch::<T>(key, value)?;
+        self.track(T::NAME, self.key.clone(), None)
     }
 
     /// Sets `key` to `value` where it was `old` (`None`: absent); undo
@@ -590,9 +619,8 @@ impl Batch<'_> {
         value: &T::Value,
         old: Option<&T::Value>,
     ) -> Result<(), StoreError> {
-        let key = key.encode();
-        self.inner.put_cf(self.store.cf(T::NAME)?, &key, value.encode());
-        self.track(T::NAME, key, old.map(Codec::encode))
+        self.put_scratch::<T>(key, value)?;
+        self.track(T::NAME, self.key.clone(), old.map(Codec::encode))
     }
 
     /// Deletes `key`, whose value was `old`; undo restores it.
