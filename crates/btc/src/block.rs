@@ -1,5 +1,5 @@
 //! A Bitcoin block as the sync loop sees it: the decoded block with its
-//! height, hash and serialized size.
+//! height, txids and serialized size.
 
 use bitcoin::consensus::Decodable;
 use chainsleuth_core::{BlockHash, BlockRef, Height};
@@ -12,6 +12,11 @@ pub struct BtcBlock {
     pub height: Height,
     /// The decoded block.
     pub block: bitcoin::Block,
+    /// The txid of each of its transactions, in block order: computed once,
+    /// for the merkle-root check, and used again by the indexer. Build a
+    /// `BtcBlock` with [`BtcBlock::new`] or [`BtcBlock::decode`] to keep the
+    /// two in step.
+    pub txids: Vec<bitcoin::Txid>,
     /// Its serialized size in bytes.
     pub size: usize,
 }
@@ -47,6 +52,12 @@ pub enum BlockError {
 }
 
 impl BtcBlock {
+    /// The block `block` at `height`, `size` bytes serialized, with its txids.
+    pub fn new(height: Height, block: bitcoin::Block, size: usize) -> BtcBlock {
+        let txids = block.txdata.iter().map(bitcoin::Transaction::compute_txid).collect();
+        BtcBlock { height, block, txids, size }
+    }
+
     /// Decodes `bytes` as the block at `height`, checking that nothing
     /// trails it and that its merkle root matches its transactions.
     ///
@@ -66,10 +77,13 @@ impl BtcBlock {
         if !reader.is_empty() {
             return Err(BlockError::Trailing { height, extra: reader.len() });
         }
-        if !block.check_merkle_root() {
-            return Err(BlockError::MerkleRoot { height, hash: block.block_hash() });
+        let block = BtcBlock::new(height, block, bytes.len());
+        // As `bitcoin::Block::check_merkle_root`, from the txids just computed.
+        let root = bitcoin::merkle_tree::calculate_root(block.txids.iter().map(|txid| txid.to_raw_hash()));
+        if root.map(bitcoin::TxMerkleNode::from_raw_hash) != Some(block.block.header.merkle_root) {
+            return Err(BlockError::MerkleRoot { height, hash: block.block.block_hash() });
         }
-        Ok(BtcBlock { height, block, size: bytes.len() })
+        Ok(block)
     }
 }
 

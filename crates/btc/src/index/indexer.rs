@@ -555,7 +555,13 @@ impl Plan {
             parent: b.header.prev_blockhash,
             tx_count,
             first_tx,
-            txids: txs.iter().map(Transaction::compute_txid).collect(),
+            // Computed by `BtcBlock::new` already; recomputed only for a
+            // block built by hand whose txid list does not fit.
+            txids: if block.txids.len() == txs.len() {
+                block.txids.clone()
+            } else {
+                txs.iter().map(Transaction::compute_txid).collect()
+            },
             out_start: Vec::with_capacity(txs.len() + 1),
             outs: Vec::with_capacity(txs.len() * 3),
             out_spent: Vec::new(),

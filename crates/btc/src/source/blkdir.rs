@@ -493,11 +493,8 @@ impl Inner {
             (node.hash, node.loc, path)
         };
         let (Some(loc), Some(path)) = (loc, path) else {
-            return Ok(BtcBlock {
-                height,
-                size: bitcoin::consensus::serialize(&self.genesis).len(),
-                block: self.genesis.clone(),
-            });
+            let size = bitcoin::consensus::serialize(&self.genesis).len();
+            return Ok(BtcBlock::new(height, self.genesis.clone(), size));
         };
         let file = File::open(&path).map_err(|source| BtcSourceError::Io { path: path.clone(), source })?;
         let block = self.read_block(&file, &path, loc, height)?;

@@ -58,7 +58,7 @@ impl BlockSource for MemSource {
     async fn block_at(&self, height: Height) -> Result<BtcBlock, Missing> {
         let block = self.0.lock().unwrap().get(height.get() as usize).cloned().ok_or(Missing(height.get()))?;
         let size = block.total_size();
-        Ok(BtcBlock { height, block, size })
+        Ok(BtcBlock::new(height, block, size))
     }
     fn describe(&self) -> String {
         "blocks in memory".into()
@@ -91,7 +91,7 @@ pub fn try_sync<S: BlockSource<Block = BtcBlock>>(
 
 /// The block at `height` of a chain, as the sync loop hands it over.
 pub fn btc_block(height: u64, block: &Block) -> BtcBlock {
-    BtcBlock { height: Height::new(height), block: block.clone(), size: block.total_size() }
+    BtcBlock::new(Height::new(height), block.clone(), block.total_size())
 }
 
 /// A P2WPKH script whose key hash is `n` repeated.
