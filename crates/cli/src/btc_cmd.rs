@@ -361,3 +361,51 @@ pub fn run_simulate(args: SimulateBtcArgs) -> anyhow::Result<()> {
     println!("ground truth in {}", summary.truth_file.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Index {
+        #[command(flatten)]
+        args: IndexBtcArgs,
+    }
+
+    fn args(flags: &[&str]) -> IndexBtcArgs {
+        Index::try_parse_from(std::iter::once("x").chain(flags.iter().copied())).unwrap().args
+    }
+
+    #[test]
+    fn a_source_flag_replaces_the_config_files_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("blk00000.dat"), b"").unwrap();
+        let config = BtcConfig { rest: Some("http://127.0.0.1:1/".into()), ..BtcConfig::default() };
+        let from_flag =
+            open_source(&args(&["--blocks-dir", dir.path().to_str().unwrap()]), &config, Network::Regtest, 2);
+        assert!(matches!(from_flag, Ok(Source::BlkDir(_))), "{:#}", from_flag.err().unwrap());
+        let from_file = open_source(&args(&[]), &config, Network::Regtest, 2);
+        assert!(matches!(from_file, Ok(Source::Rest(_))));
+    }
+
+    #[test]
+    fn rpc_credentials_are_checked_before_connecting() {
+        let config = BtcConfig::default();
+        let err = |flags: &[&str]| match open_source(&args(flags), &config, Network::Regtest, 2) {
+            Err(err) => format!("{err:#}"),
+            Ok(_) => panic!("{flags:?} should fail"),
+        };
+        assert!(err(&["--rpc", "http://127.0.0.1:1/"]).contains("--rpc-cookie"));
+        assert!(err(&["--rpc", "http://127.0.0.1:1/", "--rpc-user", "u"]).contains("--rpc-password"));
+        assert!(err(&["--rpc", "http://127.0.0.1:1/", "--rpc-cookie", "/nonexistent/.cookie"])
+            .contains("/nonexistent/.cookie"));
+        assert!(err(&[]).contains("no block source"));
+        let config = BtcConfig { rpc_password: Some("pw".into()), ..BtcConfig::default() };
+        let Err(err) = open_source(&args(&["--rpc", "http://127.0.0.1:1/"]), &config, Network::Regtest, 2) else {
+            panic!("a password without a user should fail")
+        };
+        assert!(format!("{err:#}").contains("--rpc-user"));
+    }
+}
