@@ -97,6 +97,15 @@ fn bad_blocks_are_refused_naming_height_and_hash_and_change_nothing() {
     // After all that, a good block still goes in on top of the untouched tip.
     indexer.execute(&btc_block(3, &good), KEEP).unwrap();
     assert_eq!(indexer.tip().unwrap().unwrap().height, Height::new(3));
+    // The coin the refused blocks tried to spend (and took out of the
+    // indexer's cache) is still there to spend, once.
+    let spend = make_block(&good, vec![coinbase(4, &[]), tx(&[change], &[(p2wpkh(3), 1)])]);
+    indexer.execute(&btc_block(4, &spend), KEEP).unwrap();
+    let view = query::tx(indexer.store(), &spend_txid.to_string(), Network::Regtest).unwrap();
+    let spender = spend.txdata[1].compute_txid();
+    assert_eq!(view.outputs[1].spent_by.as_ref().map(|s| (s.txid, s.vin)), Some((spender, 0)));
+    let again = make_block(&spend, vec![coinbase(5, &[]), tx(&[change], &[(p2wpkh(3), 1)])]);
+    assert!(matches!(expect_fault(&mut indexer, 5, &again), BlockFault::DoubleSpend { .. }));
 }
 
 #[test]

@@ -86,9 +86,11 @@ struct State {
 /// unwinds them on reorgs. See the crate's `SCHEMA.md` for the tables.
 ///
 /// It keeps bounded caches of what the store holds (address ids, each
-/// address's latest running totals, recent unspent outputs), updated only
+/// address's latest running totals, recent unspent outputs), filled only
 /// after a block's batch is written and dropped whole on unwind, so they
-/// never disagree with the store.
+/// never disagree with the store. (A coin leaves its cache when an input
+/// spends it, before the write: should the block fail, the coin is read
+/// back from the store.)
 #[derive(Debug)]
 pub struct BtcIndexer {
     store: Arc<Store>,
@@ -102,6 +104,8 @@ pub struct BtcIndexer {
 struct BlockAddress {
     key: AddrKey,
     id: Option<AddressId>,
+    /// Whether the id came from the cache (which then holds it already).
+    cached: bool,
 }
 
 /// One input of the block that spends an output (coinbase inputs excluded).
@@ -240,7 +244,7 @@ impl BtcIndexer {
         // Written: the caches follow the store.
         let next_tx = plan.first_tx + u64::from(plan.tx_count);
         self.state = Some(State { tip: Some(plan.block_ref()), next_tx, next_addr: plan.next_addr });
-        for addr in &plan.addrs {
+        for addr in plan.addrs.iter().filter(|addr| !addr.cached) {
             if let Some(id) = addr.id {
                 self.addresses.insert(addr.key, id);
             }
@@ -248,9 +252,7 @@ impl BtcIndexer {
         for (id, row) in totals {
             self.totals.insert(id, row);
         }
-        for entry in plan.spent.iter().filter(|e| e.in_block.is_none()) {
-            self.coins.remove(&OutPoint { txid: entry.prev_txid, vout: entry.vout });
-        }
+        // The coins the block spent left the cache as they were looked up.
         for (pos, txid) in (0u32..).zip(&plan.txids) {
             let tx_num = plan.tx_num(pos);
             for (vout, index) in (0u32..).zip(plan.outputs_of(pos)) {
@@ -283,7 +285,7 @@ impl BtcIndexer {
                         if id.is_none() {
                             lookups.push(slot);
                         }
-                        plan.addrs.push(BlockAddress { key, id });
+                        plan.addrs.push(BlockAddress { key, id, cached: id.is_some() });
                         slot
                     })
                 });
@@ -346,7 +348,9 @@ impl BtcIndexer {
                     entry.prev_tx = plan.tx_num(prev_pos);
                     entry.prev = OutputRow { address: slot.map(|s| plan.id_of(s)), value: Sats(value), spent_by: None };
                     entry.in_block = Some(index);
-                } else if let Some((prev_tx, prev)) = self.coins.get(&input.previous_output) {
+                } else if let Some((prev_tx, prev)) = self.coins.remove(&input.previous_output) {
+                    // Spent now: it leaves the cache (a double spend later in
+                    // the block reads the store and is caught by `link_spends`).
                     entry.prev_tx = prev_tx;
                     entry.prev = prev;
                 } else {
