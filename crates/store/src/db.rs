@@ -118,6 +118,12 @@ const WRITE_BUFFER_BYTES: usize = 64 << 20;
 /// indexing about twice as fast as 64 MB memtables.
 const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 
+/// Level-0 compaction, slowdown and stop triggers in bulk mode: compaction
+/// waits for a pile of 16 small files, and writes are never held back for it.
+const BULK_L0_TRIGGERS: [u32; 3] = [16, 256, 512];
+/// RocksDB's own level-0 triggers, restored when bulk mode ends.
+const DEFAULT_L0_TRIGGERS: [u32; 3] = [4, 20, 36];
+
 impl Store {
     /// Opens (creating if needed, in [`OpenMode::ReadWrite`]) the store at
     /// `path` for `schema`.
@@ -384,13 +390,15 @@ impl Store {
         Ok(true)
     }
 
-    /// Turns bulk mode on or off. In bulk mode writes skip the WAL,
-    /// automatic compaction is paused and memtables are small (cheap
-    /// inserts; the flushed files wait for the final compaction); turning it
-    /// off flushes every table together and compacts once, as the fastest
-    /// initial syncs do. Since
-    /// tables flush atomically, a crash in bulk mode loses only the most
-    /// recent batches, whole, tip included.
+    /// Turns bulk mode on or off. In bulk mode writes skip the WAL and
+    /// memtables are small (cheap inserts); compaction is put off until 16
+    /// level-0 files pile up and never stalls writes. Turning it off flushes every table together and compacts
+    /// once. Compaction is bounded rather than switched off (as write-only
+    /// indexers do) because the indexers read while they write: every
+    /// lookup checks each level-0 file, and over a mainnet-sized sync those
+    /// would otherwise grow without bound. Since tables flush atomically, a
+    /// crash in bulk mode loses only the most recent batches, whole, tip
+    /// included.
     ///
     /// # Errors
     /// [`StoreError::Maintenance`].
@@ -398,7 +406,8 @@ impl Store {
         if self.read_only || self.bulk.swap(on, Ordering::SeqCst) == on {
             return Ok(());
         }
-        let value = if on { "true" } else { "false" };
+        let l0 = if on { BULK_L0_TRIGGERS } else { DEFAULT_L0_TRIGGERS };
+        let l0 = l0.map(|files| files.to_string());
         let buffer = if on { BULK_WRITE_BUFFER_BYTES } else { WRITE_BUFFER_BYTES };
         // The memtable's allocation unit, as RocksDB derives it on open.
         let (buffer, arena) = (buffer.to_string(), (buffer / 8).to_string());
@@ -410,7 +419,9 @@ impl Store {
                 .set_options_cf(
                     self.cf(name)?,
                     &[
-                        ("disable_auto_compactions", value),
+                        ("level0_file_num_compaction_trigger", l0[0].as_str()),
+                        ("level0_slowdown_writes_trigger", l0[1].as_str()),
+                        ("level0_stop_writes_trigger", l0[2].as_str()),
                         ("write_buffer_size", buffer.as_str()),
                         ("arena_block_size", arena.as_str()),
                     ],
