@@ -14,12 +14,13 @@ use chainsleuth_btc::source::{
 };
 use chainsleuth_btc::BtcBlock;
 use chainsleuth_store::Store;
-use chainsleuth_sync::{BlockSource, RetryPolicy, SyncOptions};
+use chainsleuth_sync::{BlockSource, SyncOptions};
 use chainsleuth_tags::TagChain;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
-use crate::config::{de_duration, parse_duration};
+use crate::config::de_duration;
+use crate::sync_args::SyncArgs;
 use crate::Context;
 
 /// The Bitcoin network whose address encoding and block magic apply.
@@ -114,24 +115,8 @@ pub struct IndexBtcArgs {
     /// Network of the chain [default: mainnet].
     #[arg(long, value_enum, value_name = "NETWORK", help_heading = "Source")]
     pub network: Option<NetworkArg>,
-    /// Keep following the tip until SIGTERM or Ctrl-C.
-    #[arg(long, help_heading = "Sync")]
-    pub follow: bool,
-    /// With --follow, how often to poll for new blocks [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Sync")]
-    pub poll_interval: Option<Duration>,
-    /// Keep undo records for the last N blocks (deepest reorg) [default: 300].
-    #[arg(long, value_name = "N", help_heading = "Sync")]
-    pub undo_depth: Option<u64>,
-    /// Fetch up to N blocks in parallel [default: 8].
-    #[arg(long, value_name = "N", help_heading = "Sync")]
-    pub fetch_concurrency: Option<usize>,
-    /// Stop after indexing block HEIGHT.
-    #[arg(long, value_name = "HEIGHT", help_heading = "Sync")]
-    pub stop_at: Option<u64>,
-    /// In the initial (bulk) sync, make the index durable every MB of blocks.
-    #[arg(long, value_name = "MB", default_value_t = 256, help_heading = "Sync")]
-    pub bulk_checkpoint_mb: u64,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 /// Arguments of `chainsleuth address btc`.
@@ -234,21 +219,9 @@ fn open_source(args: &IndexBtcArgs, config: &BtcConfig, network: Network, parall
 pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
     let config = &ctx.config.btc;
     let network: Network = args.network.or(config.network).unwrap_or_default().into();
-    let fetch_concurrency = args.fetch_concurrency.or(config.fetch_concurrency).unwrap_or(8).max(1);
-    let opts = SyncOptions {
-        follow: args.follow,
-        poll_interval: args.poll_interval.or(config.poll_interval).unwrap_or(Duration::from_secs(10)),
-        fetch_concurrency,
-        undo_depth: args.undo_depth.or(config.undo_depth).unwrap_or(300),
-        retry: if args.follow {
-            RetryPolicy { attempts: None, ..RetryPolicy::default() }
-        } else {
-            RetryPolicy::default()
-        },
-        stop_at: args.stop_at.map(chainsleuth_core::Height::new),
-        bulk_checkpoint_bytes: args.bulk_checkpoint_mb.max(1) << 20,
-        ..SyncOptions::default()
-    };
+    let sync_args = args.sync.clone().or_config(config.poll_interval, config.undo_depth, config.fetch_concurrency);
+    let opts = sync_args.options();
+    let fetch_concurrency = opts.fetch_concurrency;
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let source = open_source(&args, config, network, fetch_concurrency)?;

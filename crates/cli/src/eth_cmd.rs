@@ -14,12 +14,13 @@ use chainsleuth_eth::{
     SourceConfig, TraceMode, SCHEMA,
 };
 use chainsleuth_store::{OpenMode, Store};
-use chainsleuth_sync::{RetryPolicy, SyncOptions, SyncProgress};
+use chainsleuth_sync::SyncProgress;
 use chainsleuth_tags::TagChain;
 use clap::Args;
 use serde::Deserialize;
 
 use crate::config::parse_duration;
+use crate::sync_args::SyncArgs;
 
 fn parse_traces(text: &str) -> Result<TraceMode, String> {
     text.parse().map_err(|e: chainsleuth_eth::ParseTraceModeError| e.to_string())
@@ -65,24 +66,8 @@ pub struct IndexEthArgs {
     /// Timeout of each JSON-RPC request [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Source")]
     pub timeout: Option<Duration>,
-    /// Keep following the tip until SIGTERM or Ctrl-C.
-    #[arg(long, help_heading = "Sync")]
-    pub follow: bool,
-    /// With --follow, how often to poll for new blocks [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Sync")]
-    pub poll_interval: Option<Duration>,
-    /// Keep undo records for the last N blocks (deepest reorg) [default: 300].
-    #[arg(long, value_name = "N", help_heading = "Sync")]
-    pub undo_depth: Option<u64>,
-    /// Fetch up to N blocks in parallel [default: 8].
-    #[arg(long, value_name = "N", help_heading = "Sync")]
-    pub fetch_concurrency: Option<usize>,
-    /// Stop after indexing block HEIGHT.
-    #[arg(long, value_name = "HEIGHT", help_heading = "Sync")]
-    pub stop_at: Option<u64>,
-    /// Bulk sync: make the index durable every MB of blocks [default: 256].
-    #[arg(long, value_name = "MB", help_heading = "Sync")]
-    pub bulk_checkpoint_mb: Option<u64>,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 impl IndexEthArgs {
@@ -105,15 +90,14 @@ impl IndexEthArgs {
         if self.weth.is_empty() {
             self.weth = config.weth.clone().unwrap_or_default();
         }
-        if self.poll_interval.is_none() {
-            self.poll_interval = config
-                .poll_interval
-                .as_deref()
-                .map(parse_duration)
-                .transpose()
-                .map_err(anyhow::Error::msg)
-                .context("[eth] poll_interval")?;
-        }
+        let poll_interval = config
+            .poll_interval
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("[eth] poll_interval")?;
+        self.sync = self.sync.or_config(poll_interval, config.undo_depth, config.fetch_concurrency);
         if self.timeout.is_none() {
             self.timeout = config
                 .timeout
@@ -123,8 +107,6 @@ impl IndexEthArgs {
                 .map_err(anyhow::Error::msg)
                 .context("[eth] timeout")?;
         }
-        self.undo_depth = self.undo_depth.or(config.undo_depth);
-        self.fetch_concurrency = self.fetch_concurrency.or(config.fetch_concurrency);
         Ok(self)
     }
 
@@ -149,21 +131,6 @@ impl IndexEthArgs {
             config.timeout = timeout;
         }
         Ok(config)
-    }
-
-    fn sync_options(&self) -> SyncOptions {
-        let defaults = SyncOptions::default();
-        SyncOptions {
-            follow: self.follow,
-            poll_interval: self.poll_interval.unwrap_or(defaults.poll_interval),
-            fetch_concurrency: self.fetch_concurrency.unwrap_or(defaults.fetch_concurrency),
-            undo_depth: self.undo_depth.unwrap_or(defaults.undo_depth),
-            stop_at: self.stop_at.map(chainsleuth_core::Height::new),
-            bulk_checkpoint_bytes: self.bulk_checkpoint_mb.map_or(defaults.bulk_checkpoint_bytes, |mb| mb.max(1) << 20),
-            // A follower keeps retrying a node that is away for a while.
-            retry: if self.follow { RetryPolicy { attempts: None, ..RetryPolicy::default() } } else { defaults.retry },
-            ..defaults
-        }
     }
 }
 
@@ -222,7 +189,7 @@ pub async fn run_index(
             .with_context(|| format!("opening store at {}", path.display()))?,
     );
     let (source, indexer) = connect(store, config).with_context(|| format!("connecting to {shown}"))?;
-    let opts = args.sync_options();
+    let opts = args.sync.options();
     let report = chainsleuth_sync::run(&source, indexer, &opts, shutdown, progress)
         .await
         .with_context(|| format!("indexing eth from {shown}"))?;
@@ -411,12 +378,12 @@ mod tests {
         .unwrap()
         .args;
         assert_eq!(parsed.traces, Some(TraceMode::Parity));
-        assert_eq!(parsed.poll_interval, Some(Duration::from_secs(2)));
+        assert_eq!(parsed.sync.poll_interval, Some(Duration::from_secs(2)));
         let config = EthConfig { rpc: Some("http://other".into()), traces: Some("off".into()), ..EthConfig::default() };
         let merged = parsed.with_config(&config).unwrap();
         assert_eq!(merged.rpc.as_deref(), Some("http://127.0.0.1:8545"));
         assert_eq!(merged.traces, Some(TraceMode::Parity));
-        let opts = merged.sync_options();
+        let opts = merged.sync.options();
         assert!(opts.follow && opts.retry.attempts.is_none());
         assert_eq!((opts.undo_depth, opts.fetch_concurrency, opts.stop_at.map(|h| h.get())), (64, 3, Some(9)));
         assert_eq!(opts.bulk_checkpoint_bytes, 2 << 20);

@@ -12,6 +12,7 @@ mod eth_cmd;
 mod logging;
 mod progress;
 mod render;
+mod sync_args;
 mod tags_cmd;
 
 use std::path::PathBuf;
@@ -231,7 +232,9 @@ mod tests {
         ]);
         let cli = one.unwrap();
         assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/d")));
-        assert!(matches!(cli.command, Command::Index(IndexCommand::Btc(ref a)) if a.follow && a.blocks_dir.is_some()));
+        assert!(
+            matches!(cli.command, Command::Index(IndexCommand::Btc(ref a)) if a.sync.follow && a.blocks_dir.is_some())
+        );
     }
 
     #[test]
