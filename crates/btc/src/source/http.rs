@@ -8,6 +8,7 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 use tokio::sync::Semaphore;
 
 use super::error::BtcSourceError;
+use crate::BtcBlock;
 
 /// Timeouts and parallelism of an HTTP block source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,26 @@ pub(crate) fn status_error(url: &Url, status: StatusCode, body: &[u8], hint: Opt
         (false, Some(hint)) => format!(": {text} ({hint})"),
     };
     BtcSourceError::Http { url: url.to_string(), status, detail }
+}
+
+/// Decodes the block `url` served for `height` and checks that it is the
+/// block `expected` that was asked for.
+///
+/// # Errors
+/// [`BtcSourceError::Decode`] or [`BtcSourceError::WrongBlock`], naming `url`.
+pub(crate) fn decode_expected(
+    url: &str,
+    height: chainsleuth_core::Height,
+    expected: bitcoin::BlockHash,
+    bytes: &[u8],
+) -> Result<BtcBlock, BtcSourceError> {
+    let block =
+        BtcBlock::decode(height, bytes).map_err(|source| BtcSourceError::Decode { url: url.to_owned(), source })?;
+    let found = block.block.block_hash();
+    if found != expected {
+        return Err(BtcSourceError::WrongBlock { url: url.to_owned(), expected, found });
+    }
+    Ok(block)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use super::error::BtcSourceError;
-use super::http::{snippet, status_error, HttpClient, HttpOptions};
+use super::http::{decode_expected, snippet, status_error, HttpClient, HttpOptions};
 use crate::{to_core_hash, BtcBlock};
 
 /// Where the REST interface is and how patiently to use it.
@@ -115,13 +115,7 @@ impl BlockSource for RestSource {
         if status == StatusCode::NOT_FOUND {
             return Err(status_error(&url, status, &body, Some("pruned, or replaced by a reorg?")));
         }
-        let block = BtcBlock::decode(height, &body)
-            .map_err(|source| BtcSourceError::Decode { url: url.to_string(), source })?;
-        let found = block.block.block_hash();
-        if found != expected {
-            return Err(BtcSourceError::WrongBlock { url: url.to_string(), expected, found });
-        }
-        Ok(block)
+        decode_expected(url.as_str(), height, expected, &body)
     }
 
     fn describe(&self) -> String {

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::BtcSourceError;
-use super::http::{snippet, status_error, HttpClient, HttpOptions, Reply};
+use super::http::{decode_expected, snippet, status_error, HttpClient, HttpOptions, Reply};
 use crate::{to_core_hash, BtcBlock};
 
 /// Core's `RPC_INVALID_PARAMETER`, which `getblockhash` returns above the tip.
@@ -320,13 +320,7 @@ impl BlockSource for RpcSource {
         let hex_block = value.as_str().ok_or_else(|| malformed(url, "getblock result is not a hex string".into()))?;
         let bytes = hex::decode(hex_block)
             .map_err(|err| malformed(url, format!("getblock result for {expected} is not hex: {err}")))?;
-        let block = BtcBlock::decode(height, &bytes)
-            .map_err(|source| BtcSourceError::Decode { url: url.to_string(), source })?;
-        let found = block.block.block_hash();
-        if found != expected {
-            return Err(BtcSourceError::WrongBlock { url: url.to_string(), expected, found });
-        }
-        Ok(block)
+        decode_expected(url.as_str(), height, expected, &bytes)
     }
 
     fn describe(&self) -> String {
