@@ -8,10 +8,15 @@
 mod amount;
 mod block;
 mod chain;
+mod graph;
 mod ids;
 
 pub use alloy_primitives::U256;
 pub use amount::{AmountOverflowError, Sats, TokenUnits, Wei};
 pub use block::{BlockHash, BlockRef, Height};
 pub use chain::{Chain, ParseChainError};
+pub use graph::{
+    AccountGraph, AssetId, ClusterId, Coin, Inference, Label, Labels, OutPoint, SourceVersion, Transfer, TransferKind,
+    TransferPos, UtxoGraph, UtxoTx,
+};
 pub use ids::{AddressId, TxNum};
