@@ -1,0 +1,59 @@
+//! Fund-flow tracing: from seed addresses or coins, follow tainted value
+//! through a UTXO graph (Bitcoin) or an account graph (Ethereum) under four
+//! taint models at once, stop at off-ramps, mixers, dust and the hop
+//! horizon, and say where the rest is held.
+//!
+//! The kernels read chains only through `chainsleuth_core`'s [`UtxoGraph`]
+//! and [`AccountGraph`] and learn who is behind an address through an
+//! [`AddressLabels`]; they know no store and no tag format. Amounts are
+//! exact integers in the chain's smallest unit ([`U256`]) throughout.
+//!
+//! The models, per transaction (UTXO) or per outgoing transfer (account):
+//!
+//! | model | UTXO transaction | account address |
+//! |---|---|---|
+//! | poison | any tainted input taints every output in full | once tainted, every later outflow is tainted in full |
+//! | haircut | output i gets floor(v_i × T / V) | an outflow of a carries floor(a × t / B) |
+//! | FIFO | inputs' part lists joined in input order, poured into outputs in order | received parts leave oldest first |
+//! | LIFO | the joined list reversed, poured in output order | received parts leave newest first |
+//!
+//! What a fee takes (rounding and the fee under haircut, the leftover parts
+//! under FIFO and LIFO) leaves the trace as `fees`. For every model but
+//! poison each unit of seeded taint ends in exactly one bucket:
+//! `seeded = reached + held + fees + dust + horizon + mixers`.
+//!
+//! [`UtxoGraph`]: chainsleuth_core::UtxoGraph
+//! [`AccountGraph`]: chainsleuth_core::AccountGraph
+//! [`U256`]: chainsleuth_core::U256
+
+mod account;
+mod flows;
+mod labels;
+mod params;
+mod parts;
+mod report;
+mod utxo;
+
+pub use account::trace_account;
+pub use flows::{End, EndKind, Flows, Hop, PathNode, Step, Totals};
+pub use labels::{AddressLabels, MapLabels};
+pub use params::{Direction, Model, Params, ParamsError};
+pub use report::{
+    format_units, Amount, Case, Describe, Holder, HopView, ModelReport, Offramp, PathView, Report, TipView, TotalsView,
+    Unit,
+};
+pub use utxo::{trace_utxo, UtxoSeed};
+
+/// Why a trace could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError<E: std::error::Error + 'static> {
+    /// Reading the chain index failed.
+    #[error("reading the index: {0}")]
+    Graph(#[source] E),
+    /// Looking up labels failed.
+    #[error("reading the tags: {0}")]
+    Labels(String),
+    /// The index disagrees with itself (a coin's spender does not spend it).
+    #[error("the index is inconsistent: {0}")]
+    Inconsistent(String),
+}

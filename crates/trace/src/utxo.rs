@@ -1,0 +1,287 @@
+//! The UTXO kernel (Bitcoin): taint rides on coins. Transactions are taken
+//! in chain order (by number) from a queue that holds only the spenders of
+//! tainted coins, so the work follows the reachable set, not the chain.
+//!
+//! Each model runs its own pass over the same transactions; the
+//! transactions read are cached across passes (poison reaches a superset of
+//! what the others reach, so it runs first and fills the cache).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::rc::Rc;
+
+use chainsleuth_core::{Coin, OutPoint, TxNum, UtxoGraph, UtxoTx, U256};
+
+use crate::flows::Step;
+use crate::parts::{Part, Parts};
+use crate::{AddressLabels, EndKind, Flows, Model, Params, TraceError};
+
+/// Where taint starts on a UTXO chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UtxoSeed {
+    /// Every coin the address holds at the window's start or receives in it.
+    Address(chainsleuth_core::AddressId),
+    /// One coin.
+    Coin(OutPoint),
+}
+
+/// The taint on one coin.
+#[derive(Debug, Clone)]
+enum Taint {
+    /// Poison and haircut: how many of the coin's units are tainted.
+    Amount(U256),
+    /// FIFO and LIFO: the coin's parts in order.
+    Parts(Parts),
+}
+
+impl Taint {
+    fn amount(&self) -> U256 {
+        match self {
+            Taint::Amount(a) => *a,
+            Taint::Parts(p) => p.tainted(),
+        }
+    }
+
+    /// The coin's parts (an amount's tainted units first).
+    fn parts(&self, value: U256) -> Parts {
+        match self {
+            Taint::Parts(p) => p.clone(),
+            Taint::Amount(a) => {
+                let mut parts = Parts::one(true, *a);
+                parts.push_back(Part { tainted: false, amount: value - *a });
+                parts
+            }
+        }
+    }
+
+    fn full(model: Model, value: U256) -> Taint {
+        match model {
+            Model::Poison | Model::Haircut => Taint::Amount(value),
+            Model::Fifo | Model::Lifo => Taint::Parts(Parts::one(true, value)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Tainted {
+    taint: Taint,
+    hops: u32,
+    node: usize,
+}
+
+/// Traces forward from the seeds under each of `params.models`, returning
+/// one [`Flows`] per model in the order asked. The parameters must have
+/// passed [`Params::check`].
+pub fn trace_utxo<G: UtxoGraph>(
+    graph: &G,
+    labels: &mut dyn AddressLabels,
+    seeds: &[UtxoSeed],
+    params: &Params,
+) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
+    let seed_coins = seed_coins(graph, seeds, start, end)?;
+    let mut cache = TxCache { graph, txs: HashMap::new() };
+    params
+        .models
+        .iter()
+        .map(|&model| Pass { model, params, end, labels: &mut *labels, cache: &mut cache }.run(&seed_coins))
+        .collect()
+}
+
+/// The seeds' coins: each address's coins held at the window's start or
+/// received in it, and the named coins, in outpoint order.
+fn seed_coins<G: UtxoGraph>(
+    graph: &G,
+    seeds: &[UtxoSeed],
+    start: TxNum,
+    end: TxNum,
+) -> Result<BTreeMap<OutPoint, Coin>, TraceError<G::Error>> {
+    let mut coins = BTreeMap::new();
+    for seed in seeds {
+        match *seed {
+            UtxoSeed::Address(address) => {
+                for coin in graph.coins_of(address).map_err(TraceError::Graph)? {
+                    let in_window = coin.outpoint.tx < end && coin.spent_by.is_none_or(|s| s >= start);
+                    if in_window {
+                        coins.insert(coin.outpoint, coin);
+                    }
+                }
+            }
+            UtxoSeed::Coin(outpoint) => {
+                let coin = graph.coin(outpoint).map_err(TraceError::Graph)?.ok_or_else(|| {
+                    TraceError::Inconsistent(format!("seed coin {}:{} is not indexed", outpoint.tx, outpoint.vout))
+                })?;
+                coins.insert(outpoint, coin);
+            }
+        }
+    }
+    Ok(coins)
+}
+
+struct TxCache<'g, G> {
+    graph: &'g G,
+    txs: HashMap<TxNum, Rc<UtxoTx>>,
+}
+
+impl<G: UtxoGraph> TxCache<'_, G> {
+    fn get(&mut self, num: TxNum) -> Result<Rc<UtxoTx>, TraceError<G::Error>> {
+        if let Some(tx) = self.txs.get(&num) {
+            return Ok(tx.clone());
+        }
+        let tx = Rc::new(self.graph.tx(num).map_err(TraceError::Graph)?);
+        self.txs.insert(num, tx.clone());
+        Ok(tx)
+    }
+}
+
+struct Pass<'a, 'g, G> {
+    model: Model,
+    params: &'a Params,
+    end: TxNum,
+    labels: &'a mut dyn AddressLabels,
+    cache: &'a mut TxCache<'g, G>,
+}
+
+impl<G: UtxoGraph> Pass<'_, '_, G> {
+    fn run(mut self, seed_coins: &BTreeMap<OutPoint, Coin>) -> Result<Flows, TraceError<G::Error>> {
+        let mut flows = Flows::new(self.model);
+        let mut live: HashMap<OutPoint, Tainted> = HashMap::new();
+        let mut queue: BinaryHeap<Reverse<TxNum>> = BinaryHeap::new();
+        let mut queued: HashSet<TxNum> = HashSet::new();
+
+        for coin in seed_coins.values() {
+            let value = U256::from(coin.value.0);
+            flows.totals.seeded += value;
+            let node = flows.node(None, coin.address, value, None);
+            let tainted = Tainted { taint: Taint::full(self.model, value), hops: 0, node };
+            self.settle(&mut flows, coin, tainted, &mut live, &mut queue, &mut queued);
+        }
+
+        while let Some(Reverse(num)) = queue.pop() {
+            let tx = self.cache.get(num)?;
+            flows.visited += (tx.inputs.len() + tx.outputs.len()) as u64;
+            let inputs: Vec<(U256, Option<Tainted>)> =
+                tx.inputs.iter().map(|c| (U256::from(c.value.0), live.remove(&c.outpoint))).collect();
+            let Some(first) =
+                inputs.iter().filter_map(|(_, t)| t.as_ref()).min_by_key(|t| t.hops).map(|t| (t.hops, t.node))
+            else {
+                return Err(TraceError::Inconsistent(format!(
+                    "transaction {num} was queued but spends no tainted coin"
+                )));
+            };
+            let (min_hops, parent) = first;
+            let hops = min_hops + 1;
+            let values: Vec<U256> = tx.outputs.iter().map(|c| U256::from(c.value.0)).collect();
+            let (outs, fee) = split(self.model, &inputs, &values);
+            flows.totals.fees += fee;
+            for (coin, taint) in tx.outputs.iter().zip(outs) {
+                let amount = taint.amount();
+                if seed_coins.contains_key(&coin.outpoint) {
+                    // Already tainted in full as a seed: what flowed in is
+                    // not seeded twice.
+                    flows.totals.seeded -= amount;
+                    continue;
+                }
+                if amount.is_zero() {
+                    continue;
+                }
+                let node = flows.node(Some(Step::Tx(num)), coin.address, amount, Some(parent));
+                if coin.address.is_none() {
+                    // An unspendable output: the taint is burned.
+                    flows.totals.fees += amount;
+                    continue;
+                }
+                if hops > self.params.max_hops {
+                    flows.end(EndKind::Horizon, coin.address, amount, hops, node);
+                    continue;
+                }
+                if let Some(kind) = self.stop(coin, amount)? {
+                    flows.end(kind, coin.address, amount, hops, node);
+                    continue;
+                }
+                self.settle(&mut flows, coin, Tainted { taint, hops, node }, &mut live, &mut queue, &mut queued);
+            }
+        }
+        Ok(flows)
+    }
+
+    /// Off-ramp, mixer or dust: where a tainted coin stops.
+    fn stop(&mut self, coin: &Coin, amount: U256) -> Result<Option<EndKind>, TraceError<G::Error>> {
+        if let Some(address) = coin.address {
+            if let Some(label) = self.labels.label(address).map_err(TraceError::Labels)? {
+                if label.off_ramp {
+                    return Ok(Some(EndKind::Reached));
+                }
+                if label.mixer && !self.params.through_mixers {
+                    return Ok(Some(EndKind::Mixer));
+                }
+            }
+        }
+        Ok((amount < self.params.min_amount).then_some(EndKind::Dust))
+    }
+
+    /// A coin that goes on: queue its spender, or hold it when it is not
+    /// spent inside the window.
+    fn settle(
+        &self,
+        flows: &mut Flows,
+        coin: &Coin,
+        tainted: Tainted,
+        live: &mut HashMap<OutPoint, Tainted>,
+        queue: &mut BinaryHeap<Reverse<TxNum>>,
+        queued: &mut HashSet<TxNum>,
+    ) {
+        match coin.spent_by {
+            Some(spender) if spender < self.end => {
+                if queued.insert(spender) {
+                    queue.push(Reverse(spender));
+                }
+                live.insert(coin.outpoint, tainted);
+            }
+            _ => flows.end(EndKind::Held, coin.address, tainted.taint.amount(), tainted.hops, tainted.node),
+        }
+    }
+}
+
+/// One transaction under one model: the outputs' taint in output order and
+/// the taint the fee takes.
+fn split(model: Model, inputs: &[(U256, Option<Tainted>)], outputs: &[U256]) -> (Vec<Taint>, U256) {
+    match model {
+        Model::Poison => {
+            let fee = sum(inputs.iter().map(|(v, _)| *v)).saturating_sub(sum(outputs.iter().copied()));
+            (outputs.iter().map(|v| Taint::Amount(*v)).collect(), fee)
+        }
+        Model::Haircut => {
+            let taint = sum(inputs.iter().filter_map(|(_, t)| t.as_ref()).map(|t| t.taint.amount()));
+            let value = sum(inputs.iter().map(|(v, _)| *v));
+            let mut given = U256::ZERO;
+            let outs = outputs
+                .iter()
+                .map(|v| {
+                    let share = if value.is_zero() { U256::ZERO } else { *v * taint / value };
+                    given += share;
+                    Taint::Amount(share)
+                })
+                .collect();
+            (outs, taint - given)
+        }
+        Model::Fifo | Model::Lifo => {
+            let mut joined = Parts::default();
+            for (value, tainted) in inputs {
+                match tainted {
+                    Some(t) => joined.extend(t.taint.parts(*value)),
+                    None => joined.push_back(Part { tainted: false, amount: *value }),
+                }
+            }
+            if model == Model::Lifo {
+                joined = joined.reversed();
+            }
+            let outs = outputs.iter().map(|v| Taint::Parts(joined.take_front(*v))).collect();
+            (outs, joined.tainted())
+        }
+    }
+}
+
+fn sum(values: impl Iterator<Item = U256>) -> U256 {
+    values.fold(U256::ZERO, |a, b| a + b)
+}
