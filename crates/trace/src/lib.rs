@@ -32,11 +32,13 @@ mod labels;
 mod params;
 mod parts;
 mod report;
+mod resolve;
 mod utxo;
 
 pub use account::trace_account;
 pub use flows::{End, EndKind, Flows, Hop, PathNode, Step, Totals};
 pub use labels::{AddressLabels, MapLabels};
+pub use resolve::{ClusterLabels, DepositLabels, DEPOSIT_ETH_SLACK, DEPOSIT_WINDOW_BLOCKS};
 pub use params::{Direction, Model, Params, ParamsError};
 pub use report::{
     format_units, Amount, Case, Describe, Holder, HopView, ModelReport, Offramp, PathView, Report, TipView, TotalsView,
