@@ -1,7 +1,7 @@
 //! The index's error type.
 
 use bitcoin::{BlockHash, Network, Txid};
-use chainsleuth_core::Height;
+use chainsleuth_core::{AddressId, Height, TxNum};
 use chainsleuth_store::StoreError;
 
 /// What went wrong indexing a block or answering a query. Messages name the
@@ -54,6 +54,20 @@ pub enum IndexError {
     /// A transaction the index does not hold.
     #[error("unknown transaction {0}")]
     UnknownTx(Txid),
+    /// An address id the index has not handed out.
+    #[error("unknown address id {0}")]
+    UnknownAddressId(AddressId),
+    /// A transaction number the index has not handed out.
+    #[error("unknown transaction number {0}")]
+    UnknownTxNum(TxNum),
+    /// A height above the indexed tip, or a range that ends before it starts.
+    #[error("no indexed blocks {from}..={to}")]
+    UnknownHeights {
+        /// The first height asked for.
+        from: Height,
+        /// The last height asked for.
+        to: Height,
+    },
     /// A history cursor that this index did not hand out.
     #[error("invalid cursor {0:?}: pass the next_cursor of a previous page")]
     BadCursor(String),

@@ -4,7 +4,8 @@
 //! one atomic batch holding its rows (block, transactions, outputs, inputs,
 //! spent-by links, addresses, history rows with running totals), the id counters, the new
 //! tip and, near the tip, the undo record that lets a reorg take it back out.
-//! The [`query`] functions read the store back for the CLI and the HTTP API.
+//! The [`query`] functions read the store back for the CLI and the HTTP API;
+//! [`BtcGraph`] reads it for the tracer.
 //! The tables are documented in the crate's `SCHEMA.md`; how scripts map to
 //! addresses is in [`AddrKey`].
 //!
@@ -12,12 +13,14 @@
 
 mod cache;
 mod error;
+mod graph;
 mod indexer;
 pub mod query;
 mod script;
 pub mod tables;
 
 pub use error::{BlockFault, IndexError};
+pub use graph::BtcGraph;
 pub use indexer::{check_network, open_read_only, store_path, BtcIndexer, DEFAULT_CACHE_CAPACITY};
 pub use script::{AddrKey, NONSTANDARD_PREFIX};
 pub use tables::SCHEMA;

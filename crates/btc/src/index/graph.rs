@@ -1,0 +1,168 @@
+//! [`BtcGraph`]: the Bitcoin store seen through the tracer's
+//! [`UtxoGraph`] interface.
+//!
+//! Coins are `btc_output` rows, a transaction's inputs are the outputs its
+//! `btc_tx` row says it spends, an address's coins are the outputs paying it
+//! among the transactions of its `btc_addr_history`, and a block window's
+//! transaction numbers come from `btc_block`. Txids are shown byte-reversed,
+//! as explorers show them.
+//!
+//! This is a read view for tracing; for the CLI's address and transaction
+//! pages (with paging and text output) see [`super::query`].
+
+use std::str::FromStr;
+
+use bitcoin::hashes::Hash;
+use bitcoin::{Network, Txid};
+use chainsleuth_core::{AddressId, BlockRef, ClusterId, Coin, Height, OutPoint, Sats, TxNum, UtxoGraph, UtxoTx};
+use chainsleuth_store::{Codec, Direction, Meta, Store};
+
+use super::error::IndexError;
+use super::script::AddrKey;
+use super::tables::{
+    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, History, OutputRow, Outputs, TxByNum, TxNumByTxid, TxRow,
+    NETWORK_KEY,
+};
+
+/// A read view of a Bitcoin store as a [`UtxoGraph`], for the network the
+/// store records.
+#[derive(Debug, Clone, Copy)]
+pub struct BtcGraph<'s> {
+    store: &'s Store,
+    network: Network,
+}
+
+impl<'s> BtcGraph<'s> {
+    /// A view of `store`, reading addresses for the network it records.
+    ///
+    /// # Errors
+    /// [`IndexError::Corrupt`] when the store records no network or an
+    /// unknown one (a store the indexer never wrote); store errors.
+    pub fn new(store: &'s Store) -> Result<BtcGraph<'s>, IndexError> {
+        let name = store
+            .get::<Meta>(&NETWORK_KEY.to_owned())?
+            .ok_or_else(|| IndexError::Corrupt("the store records no network".into()))?;
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let network = Network::from_core_arg(&name)
+            .map_err(|_| IndexError::Corrupt(format!("the store records an unknown network {name:?}")))?;
+        Ok(BtcGraph { store, network })
+    }
+
+    /// The network whose address encoding the view reads and writes.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The store it reads.
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
+    fn tx_row(&self, num: TxNum) -> Result<TxRow, IndexError> {
+        self.store.get::<TxByNum>(&num)?.ok_or(IndexError::UnknownTxNum(num))
+    }
+
+    fn block_row(&self, height: Height) -> Result<Option<BlockRow>, IndexError> {
+        Ok(self.store.get::<BlockByHeight>(&height)?)
+    }
+}
+
+fn coin(tx: TxNum, vout: u32, row: OutputRow) -> Coin {
+    Coin {
+        outpoint: OutPoint { tx, vout },
+        address: row.address,
+        value: row.value,
+        spent_by: row.spent_by.map(|spend| spend.tx),
+    }
+}
+
+/// The outputs of transaction `num`, in output order.
+pub(crate) fn outputs_of(store: &Store, num: TxNum) -> Result<Vec<Coin>, IndexError> {
+    store
+        .scan::<Outputs>(&num.encode(), None, Direction::Forward)?
+        .map(|row| row.map(|((tx, vout), out)| coin(tx, vout, out)).map_err(IndexError::from))
+        .collect()
+}
+
+impl UtxoGraph for BtcGraph<'_> {
+    type Error = IndexError;
+
+    fn tip(&self) -> Result<Option<BlockRef>, IndexError> {
+        Ok(self.store.tip()?)
+    }
+
+    fn address_id(&self, text: &str) -> Result<Option<AddressId>, IndexError> {
+        let key = AddrKey::parse(text.trim(), self.network).map_err(|reason| IndexError::InvalidAddress {
+            address: text.to_owned(),
+            network: self.network,
+            reason,
+        })?;
+        Ok(self.store.get::<AddrIdByKey>(&key)?)
+    }
+
+    fn address_text(&self, id: AddressId) -> Result<String, IndexError> {
+        let key = self.store.get::<AddrKeyById>(&id)?.ok_or(IndexError::UnknownAddressId(id))?;
+        Ok(key.to_text(self.network))
+    }
+
+    fn tx_num(&self, txid: &str) -> Result<Option<TxNum>, IndexError> {
+        let parsed = Txid::from_str(txid.trim()).map_err(|_| IndexError::InvalidTxid(txid.to_owned()))?;
+        Ok(self.store.get::<TxNumByTxid>(&parsed.to_byte_array())?)
+    }
+
+    fn txid(&self, num: TxNum) -> Result<String, IndexError> {
+        Ok(Txid::from_byte_array(self.tx_row(num)?.txid).to_string())
+    }
+
+    fn tx(&self, num: TxNum) -> Result<UtxoTx, IndexError> {
+        let row = self.tx_row(num)?;
+        let keys: Vec<(TxNum, u32)> = row.spends.iter().map(|spend| (spend.tx, spend.index)).collect();
+        let inputs = self
+            .store
+            .multi_get::<Outputs>(&keys)?
+            .into_iter()
+            .zip(&keys)
+            .map(|(found, &(tx, vout))| {
+                let out = found
+                    .ok_or_else(|| IndexError::Corrupt(format!("tx {num} spends {tx}:{vout}, which has no row")))?;
+                Ok(coin(tx, vout, out))
+            })
+            .collect::<Result<_, IndexError>>()?;
+        Ok(UtxoTx { num, height: row.height, inputs, outputs: outputs_of(self.store, num)? })
+    }
+
+    fn coin(&self, outpoint: OutPoint) -> Result<Option<Coin>, IndexError> {
+        let row = self.store.get::<Outputs>(&(outpoint.tx, outpoint.vout))?;
+        Ok(row.map(|out| coin(outpoint.tx, outpoint.vout, out)))
+    }
+
+    fn coins_of(&self, address: AddressId) -> Result<Vec<Coin>, IndexError> {
+        let mut coins = Vec::new();
+        let mut received = Sats(0);
+        for row in self.store.scan::<History>(&address.encode(), None, Direction::Forward)? {
+            let ((_, tx), totals) = row?;
+            // The running total of what the address received grows only in
+            // transactions that pay it: only those have outputs to read.
+            if totals.received == received {
+                continue;
+            }
+            received = totals.received;
+            coins.extend(outputs_of(self.store, tx)?.into_iter().filter(|coin| coin.address == Some(address)));
+        }
+        Ok(coins)
+    }
+
+    fn tx_range(&self, from: Height, to: Height) -> Result<(TxNum, TxNum), IndexError> {
+        let unknown = || IndexError::UnknownHeights { from, to };
+        if from > to {
+            return Err(unknown());
+        }
+        let first = self.block_row(from)?.ok_or_else(unknown)?;
+        let last = self.block_row(to)?.ok_or_else(unknown)?;
+        Ok((first.first_tx, TxNum(last.first_tx.0 + u64::from(last.tx_count))))
+    }
+
+    fn cluster_of(&self, _address: AddressId) -> Result<Option<ClusterId>, IndexError> {
+        Ok(None)
+    }
+}
