@@ -193,18 +193,30 @@ impl TagStore {
         let prefix = AddrKey::new(chain, &stored).encode();
         let mut out = Vec::new();
         for row in self.store.scan::<Tags>(&prefix, None, Direction::Forward)? {
-            let ((_, source, _, added), Json(record)) = row?;
-            let active = sources.get(&source).map_or(0, |s| s.active);
-            if added > active {
-                continue; // staged by an import that has not switched yet
-            }
-            let live = record.retired.is_none_or(|r| r.version > active);
-            if live || include_retired {
-                let record = if live { TagRecord { retired: None, ..record } } else { record };
+            let ((_, source, _, added), record) = row?;
+            if let Some(record) = visible(&sources, source, added, record, include_retired) {
                 out.push(self.view(&sources, source, record));
             }
         }
         out.sort_by_key(|t| (t.record.provenance.imported_at, t.source.clone()));
+        Ok(out)
+    }
+
+    /// The current tags of every address on `chain`, from every source, in
+    /// one prefix scan; grouped by address (in key order: shorter stored
+    /// addresses first), each address's tags in source order.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn tags_of_chain(&self, chain: &TagChain) -> Result<Vec<TagView>, TagsError> {
+        let sources = self.source_records()?;
+        let mut out = Vec::new();
+        for row in self.store.scan::<Tags>(&AddrKey::chain_prefix(chain), None, Direction::Forward)? {
+            let ((_, source, _, added), record) = row?;
+            if let Some(record) = visible(&sources, source, added, record, false) {
+                out.push(self.view(&sources, source, record));
+            }
+        }
         Ok(out)
     }
 
@@ -351,5 +363,28 @@ impl TagStore {
             }
         }
         Ok(Diff { source: source.to_owned(), from, to, added, removed })
+    }
+}
+
+/// A tag row as a reader at its source's active version sees it: `None`
+/// while an unfinished import stages it, and once retired unless
+/// `include_retired`; a live row is returned without its retirement mark
+/// (set by an import that has not switched yet).
+fn visible(
+    sources: &HashMap<SourceId, SourceRecord>,
+    source: SourceId,
+    added: u32,
+    Json(record): Json<TagRecord>,
+    include_retired: bool,
+) -> Option<TagRecord> {
+    let active = sources.get(&source).map_or(0, |s| s.active);
+    if added > active {
+        return None;
+    }
+    let live = record.retired.is_none_or(|r| r.version > active);
+    match (live, include_retired) {
+        (true, _) => Some(TagRecord { retired: None, ..record }),
+        (false, true) => Some(record),
+        (false, false) => None,
     }
 }

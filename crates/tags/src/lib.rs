@@ -10,7 +10,10 @@
 //!   versioned imports ([`TagStore::import`]), queries with provenance
 //!   ([`TagStore::tags_for`], [`TagStore::history`], [`TagStore::entity`],
 //!   [`TagStore::diff`], [`TagStore::sources`]) and scheduled sources
-//!   ([`TagStore::sync_due`]).
+//!   ([`TagStore::sync_due`]);
+//! - the tracer's [`chainsleuth_core::Labels`] over the store: an address's
+//!   label from its most confident active tag, every labelled address of a
+//!   chain, the source versions in use.
 //!
 //! Tags are keyed by address, never by cluster. This crate owns the tag-file
 //! formats; the CLI and the API are thin shells over it.
@@ -20,6 +23,7 @@ mod db;
 mod error;
 mod formats;
 mod import;
+mod labels;
 mod lines;
 mod model;
 pub mod schedule;

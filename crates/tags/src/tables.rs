@@ -62,6 +62,13 @@ impl AddrKey {
     pub fn new(chain: &TagChain, address: &str) -> Self {
         AddrKey { chain: chain.as_str().to_owned(), address: address.to_owned() }
     }
+
+    /// The encoded prefix shared by the keys of every address on `chain`.
+    pub fn chain_prefix(chain: &TagChain) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_short(&mut out, chain.as_str().as_bytes());
+        out
+    }
 }
 
 impl Codec for AddrKey {
@@ -216,6 +223,9 @@ mod tests {
         assert_eq!(TagKey::decode(&key.encode()), Ok(key.clone()));
         let short = AddrKey { chain: "btc".into(), address: "1ab".into() }.encode();
         assert!(!key.encode().starts_with(&short));
+        let chain = AddrKey::new(&TagChain::BTC, "1abc");
+        assert!(chain.encode().starts_with(&AddrKey::chain_prefix(&TagChain::BTC)));
+        assert!(!chain.encode().starts_with(&AddrKey::chain_prefix(&TagChain::ETH)));
         let entity = EntityKey::new(&"é".repeat(200));
         assert!(entity.0.len() <= 255);
         assert_eq!(EntityKey::decode(&entity.encode()), Ok(entity));
