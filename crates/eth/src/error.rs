@@ -223,6 +223,14 @@ pub enum QueryError {
     /// The cursor is not one this store handed out.
     #[error("bad cursor {0:?}: pass the next_cursor of a previous page")]
     BadCursor(String),
+    /// An id or position the index has not handed out.
+    #[error("{what} {id} is not in the eth index")]
+    NotIndexed {
+        /// What kind of id.
+        what: &'static str,
+        /// The id as given.
+        id: String,
+    },
     /// A stored row is not what this build writes.
     #[error("eth store: {what} is corrupt")]
     Corrupt {

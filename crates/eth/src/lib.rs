@@ -1,15 +1,18 @@
 //! Ethereum for chainsleuth: a JSON-RPC block source (blocks, receipts and
 //! call traces), a pure decoder from a block to value transfers (ETH,
 //! internal calls, ERC-20 and WETH-like tokens, fees, withdrawals), the
-//! indexer that writes them into the `eth` store, and read-side queries.
+//! indexer that writes them into the `eth` store, read-side queries, and the
+//! tracer's [`AccountGraph`](chainsleuth_core::AccountGraph) over the store.
 //!
 //! The sync loop is not here: [`EthSource`] and [`EthIndexer`] implement
 //! the traits of `chainsleuth_sync`, whose `run` drives them. This crate
-//! knows nothing of tags or tracing; the store layout is in `SCHEMA.md`.
+//! knows nothing of tags, nor of how the tracer follows funds; the store
+//! layout is in `SCHEMA.md`.
 
 mod decode;
 mod error;
 mod genesis;
+mod graph;
 mod index;
 mod query;
 mod rpc;
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub use decode::{decode_block, DecodeConfig, DEPOSIT_TOPIC, MAINNET_WETH, TRANSFER_TOPIC, WITHDRAWAL_TOPIC};
 pub use error::{DecodeError, FetchError, IndexError, QueryError, RpcError};
 pub use genesis::load_genesis_alloc;
+pub use graph::EthGraph;
 pub use index::{connect, EthIndexer};
 pub use query::{
     format_balance, parse_address, parse_asset, AddressSummary, AssetBalance, AssetInfo, EthQuery, HistoryEntry,
