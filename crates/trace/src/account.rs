@@ -27,8 +27,10 @@ struct Carried {
 
 struct Account {
     balance: U256,
-    /// Poison: any taint received; haircut: the tainted amount.
+    /// Haircut: the tainted amount.
     taint: U256,
+    /// Poison: whether any taint was ever received.
+    flag: bool,
     /// FIFO and LIFO: the balance as parts, oldest first.
     parts: Parts,
     hops: u32,
@@ -41,7 +43,7 @@ struct Account {
 impl Account {
     fn tainted(&self, model: Model) -> U256 {
         match model {
-            Model::Poison if self.taint.is_zero() => U256::ZERO,
+            Model::Poison if !self.flag => U256::ZERO,
             Model::Poison => self.balance,
             Model::Haircut => self.taint,
             Model::Fifo | Model::Lifo => self.parts.tainted(),
@@ -93,6 +95,7 @@ impl<G: AccountGraph> Pass<'_, G> {
             account.hops = 0;
             flows.totals.seeded += account.balance;
             account.taint = account.balance;
+            account.flag = !account.balance.is_zero();
             account.parts = Parts::one(true, account.balance);
             account.node = Some(flows.node(None, Some(seed), account.balance, None));
             self.schedule(&mut queue, seed, &account);
@@ -137,6 +140,7 @@ impl<G: AccountGraph> Pass<'_, G> {
         Ok(Account {
             balance,
             taint: U256::ZERO,
+            flag: false,
             parts: Parts::one(false, balance),
             hops: u32::MAX,
             node: None,
@@ -161,6 +165,7 @@ impl<G: AccountGraph> Pass<'_, G> {
             let already = carried.map_or(U256::ZERO, |c| c.amount);
             flows.totals.seeded += amount - already;
             account.taint = account.balance;
+            account.flag |= !amount.is_zero();
             account.parts.push_back(Part { tainted: true, amount });
             return;
         }
@@ -169,6 +174,7 @@ impl<G: AccountGraph> Pass<'_, G> {
             return;
         };
         account.taint += carried.amount;
+        account.flag = true;
         account.parts.extend(carried.parts);
         if carried.hops < account.hops || account.node.is_none() {
             account.hops = carried.hops;
@@ -182,11 +188,11 @@ impl<G: AccountGraph> Pass<'_, G> {
         let balance = account.balance.max(amount);
         let (parts, taint) = match self.model {
             Model::Poison => {
-                let taint = if account.taint.is_zero() { U256::ZERO } else { amount };
+                let taint = if account.flag { amount } else { U256::ZERO };
                 (Parts::one(!taint.is_zero(), amount), taint)
             }
             Model::Haircut => {
-                let taint = amount * account.taint / balance;
+                let taint = if balance.is_zero() { U256::ZERO } else { amount * account.taint / balance };
                 account.taint -= taint;
                 (Parts::default(), taint)
             }
@@ -231,7 +237,7 @@ impl<G: AccountGraph> Pass<'_, G> {
                 return Ok(());
             }
             if let Some(label) = self.labels.label(payee).map_err(TraceError::Labels)? {
-                if label.off_ramp {
+                if label.off_ramp || (self.params.any_label && !label.mixer) {
                     flows.end(EndKind::Reached, Some(payee), amount, hops, node);
                     return Ok(());
                 }

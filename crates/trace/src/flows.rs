@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::Model;
 
 /// Where the seeded taint ended, in the asset's smallest unit. For every
-/// model but poison `seeded = reached + held + fees + dust + horizon + mixers`.
+/// model but poison `seeded = reached + held + fees + dust + horizon + mixers`
+/// (+ `mined`, which only a backward trace fills).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     /// Taint put in by the seeds.
@@ -26,12 +27,14 @@ pub struct Totals {
     pub horizon: U256,
     /// Taint that went into a mixer.
     pub mixers: U256,
+    /// Backward only: value traced back to coinbases (newly mined coins).
+    pub mined: U256,
 }
 
 impl Totals {
     /// Everything taint ended in.
     pub fn ended(&self) -> U256 {
-        self.reached + self.held + self.fees + self.dust + self.horizon + self.mixers
+        self.reached + self.held + self.fees + self.dust + self.horizon + self.mixers + self.mined
     }
 }
 
@@ -49,6 +52,8 @@ pub enum EndKind {
     Horizon,
     /// At an address labelled as a mixer.
     Mixer,
+    /// Backward only: at a coinbase (newly mined coins).
+    Mined,
 }
 
 /// Where one step of a path happened.
@@ -140,6 +145,7 @@ impl Flows {
             EndKind::Dust => &mut self.totals.dust,
             EndKind::Horizon => &mut self.totals.horizon,
             EndKind::Mixer => &mut self.totals.mixers,
+            EndKind::Mined => &mut self.totals.mined,
         };
         *bucket += amount;
         self.ends.push(End { kind, address, amount, hops, node });

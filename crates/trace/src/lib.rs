@@ -27,6 +27,8 @@
 //! [`U256`]: chainsleuth_core::U256
 
 mod account;
+mod backward;
+mod exposure;
 mod flows;
 mod labels;
 mod params;
@@ -36,14 +38,15 @@ mod resolve;
 mod utxo;
 
 pub use account::trace_account;
+pub use exposure::{exposure, Exposure, ExposureRow};
 pub use flows::{End, EndKind, Flows, Hop, PathNode, Step, Totals};
 pub use labels::{AddressLabels, MapLabels};
-pub use resolve::{ClusterLabels, DepositLabels, DEPOSIT_ETH_SLACK, DEPOSIT_WINDOW_BLOCKS};
 pub use params::{Direction, Model, Params, ParamsError};
 pub use report::{
     format_units, Amount, Case, Describe, Holder, HopView, ModelReport, Offramp, PathView, Report, TipView, TotalsView,
     Unit,
 };
+pub use resolve::{ClusterLabels, DepositLabels, DEPOSIT_ETH_SLACK, DEPOSIT_WINDOW_BLOCKS};
 pub use utxo::{trace_utxo, UtxoSeed};
 
 /// Why a trace could not run.

@@ -61,6 +61,9 @@ pub struct Params {
     pub to_block: Height,
     /// Continue through addresses tagged as mixers instead of stopping.
     pub through_mixers: bool,
+    /// Stop at every labelled address, not only at off-ramps and mixers
+    /// (exposure, and every backward trace: a source is any tagged actor).
+    pub any_label: bool,
 }
 
 fn ser_u256<S: serde::Serializer>(value: &U256, s: S) -> Result<S::Ok, S::Error> {
@@ -92,6 +95,9 @@ pub enum ParamsError {
     /// No models asked.
     #[error("no taint model given")]
     NoModels,
+    /// A model that only traces forward.
+    #[error("--direction backward supports the poison and haircut models, not {0}")]
+    BackwardModel(&'static str),
 }
 
 impl Params {
@@ -105,6 +111,7 @@ impl Params {
             from_block: Height::GENESIS,
             to_block: tip,
             through_mixers: false,
+            any_label: false,
         }
     }
 
@@ -118,6 +125,11 @@ impl Params {
         }
         if self.from_block > self.to_block {
             return Err(ParamsError::EmptyWindow { from: self.from_block.get(), to: self.to_block.get() });
+        }
+        if let Some(m) = self.models.iter().find(|m| matches!(m, Model::Fifo | Model::Lifo)) {
+            if self.direction == Direction::Backward {
+                return Err(ParamsError::BackwardModel(m.as_str()));
+            }
         }
         if self.to_block > tip {
             return Err(ParamsError::BeyondTip { block: self.to_block.get(), tip: tip.get() });

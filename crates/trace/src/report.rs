@@ -59,6 +59,8 @@ pub struct Case {
     pub chain: String,
     /// The asset traced (`BTC`, `ETH` or a token contract).
     pub asset: String,
+    /// Forward or backward (also among the parameters).
+    pub direction: crate::Direction,
     /// The unit for people.
     pub unit: Unit,
     /// The index tip read.
@@ -174,6 +176,8 @@ pub struct TotalsView {
     pub horizon: Amount,
     /// Into mixers.
     pub mixers: Amount,
+    /// Backward only: traced back to coinbases.
+    pub mined: Amount,
 }
 
 /// One model's results.
@@ -219,6 +223,7 @@ impl Report {
                 dust: amount(t.dust),
                 horizon: amount(t.horizon),
                 mixers: amount(t.mixers),
+                mined: amount(t.mined),
             };
             let offramps = stops(f, EndKind::Reached, describe, numeric)?;
             let mixers = stops(f, EndKind::Mixer, describe, numeric)?;
@@ -279,6 +284,7 @@ impl Report {
                 ("dust", t.dust),
                 ("horizon", t.horizon),
                 ("mixers", t.mixers),
+                ("mined", t.mined),
             ] {
                 row(&mut out, &[model, &format!("total_{name}"), "", "", "", "", &a.value.to_string(), "", "", ""]);
             }
@@ -403,7 +409,9 @@ impl Report {
         for (model, m) in &self.models {
             let _ = writeln!(out, "\n== {model} ==");
             if m.offramps.is_empty() {
-                let _ = writeln!(out, "no off-ramp reached");
+                let what =
+                    if c.direction == crate::Direction::Backward { "no tagged source" } else { "no off-ramp reached" };
+                let _ = writeln!(out, "{what}");
             } else {
                 let _ = writeln!(
                     out,
@@ -428,14 +436,15 @@ impl Report {
             let t = &m.totals;
             let _ = writeln!(
                 out,
-                "totals: seeded {} | reached {} | held {} | fees {} | dust {} | horizon {} | mixers {}",
+                "totals: seeded {} | reached {} | held {} | fees {} | dust {} | horizon {} | mixers {} | mined {}",
                 show(&t.seeded),
                 show(&t.reached),
                 show(&t.held),
                 show(&t.fees),
                 show(&t.dust),
                 show(&t.horizon),
-                show(&t.mixers)
+                show(&t.mixers),
+                show(&t.mined)
             );
             let freezable: Vec<&Holder> = m.holders.iter().filter(|h| h.freezable || h.frozen.is_some()).collect();
             let _ = writeln!(

@@ -142,7 +142,8 @@ impl DepositLabels {
                     if !forwards {
                         continue;
                     }
-                    let evidence = graph.tx_hash(t.pos).map_err(err)?.unwrap_or_else(|| format!("block {}", t.pos.height));
+                    let evidence =
+                        graph.tx_hash(t.pos).map_err(err)?.unwrap_or_else(|| format!("block {}", t.pos.height));
                     let mut inferred = (**label).clone();
                     inferred.inferred =
                         Some(Inference { rule: "deposit_address".to_owned(), via: text.clone(), evidence });

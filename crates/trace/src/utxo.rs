@@ -69,22 +69,25 @@ struct Tainted {
     node: usize,
 }
 
-/// Traces forward from the seeds under each of `params.models`, returning
-/// one [`Flows`] per model in the order asked. The parameters must have
-/// passed [`Params::check`].
+/// Traces from the seeds under each of `params.models` (forward, or
+/// backward under poison and haircut), returning one [`Flows`] per model in
+/// the order asked. The parameters must have passed [`Params::check`].
 pub fn trace_utxo<G: UtxoGraph>(
     graph: &G,
     labels: &mut dyn AddressLabels,
     seeds: &[UtxoSeed],
     params: &Params,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    if params.direction == crate::Direction::Backward {
+        return crate::backward::trace(graph, labels, seeds, params);
+    }
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
     let seed_coins = seed_coins(graph, seeds, start, end)?;
     let mut cache = TxCache { graph, txs: HashMap::new() };
     params
         .models
         .iter()
-        .map(|&model| Pass { model, params, end, labels: &mut *labels, cache: &mut cache }.run(&seed_coins))
+        .map(|&model| Pass { model, params, start, end, labels: &mut *labels, cache: &mut cache }.run(&seed_coins))
         .collect()
 }
 
@@ -137,6 +140,7 @@ impl<G: UtxoGraph> TxCache<'_, G> {
 struct Pass<'a, 'g, G> {
     model: Model,
     params: &'a Params,
+    start: TxNum,
     end: TxNum,
     labels: &'a mut dyn AddressLabels,
     cache: &'a mut TxCache<'g, G>,
@@ -209,7 +213,7 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
     fn stop(&mut self, coin: &Coin, amount: U256) -> Result<Option<EndKind>, TraceError<G::Error>> {
         if let Some(address) = coin.address {
             if let Some(label) = self.labels.label(address).map_err(TraceError::Labels)? {
-                if label.off_ramp {
+                if label.off_ramp || (self.params.any_label && !label.mixer) {
                     return Ok(Some(EndKind::Reached));
                 }
                 if label.mixer && !self.params.through_mixers {
@@ -221,7 +225,8 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
     }
 
     /// A coin that goes on: queue its spender, or hold it when it is not
-    /// spent inside the window.
+    /// spent inside the window (a seed coin named by its outpoint may have
+    /// been spent before the window starts: it is held, not followed).
     fn settle(
         &self,
         flows: &mut Flows,
@@ -232,7 +237,7 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
         queued: &mut HashSet<TxNum>,
     ) {
         match coin.spent_by {
-            Some(spender) if spender < self.end => {
+            Some(spender) if spender >= self.start && spender < self.end => {
                 if queued.insert(spender) {
                     queue.push(Reverse(spender));
                 }
