@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites need beyond cargo, idempotently and quietly:
 #   - libclang (RocksDB's bindgen), from apt when no libclang.so is found;
+#   - Graphviz (tests parse trace reports with dot), from apt;
 #   - anvil, a real Ethereum dev node, from the npm package
 #     @foundry-rs/anvil-linux-amd64 (pinned) into <repo>/.tools/anvil/.
 # Tests find anvil at <repo>/.tools/anvil/bin/anvil, or via $ANVIL_BIN.
@@ -18,10 +19,14 @@ have_libclang() {
   compgen -G '/usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so*' >/dev/null
 }
 
-if ! have_libclang; then
+missing=()
+have_libclang || missing+=(libclang-dev)
+# Graphviz's dot checks that trace reports in DOT parse.
+command -v dot >/dev/null || missing+=(graphviz)
+if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq libclang-dev >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 anvil_dir="$tools/anvil"

@@ -262,7 +262,7 @@ async fn sync<S: BlockSource<Block = BtcBlock>>(
 }
 
 /// Opens the Bitcoin store read-only and finds its network (or `given`).
-fn open_for_query(ctx: &Context, given: Option<NetworkArg>) -> anyhow::Result<(Store, Network)> {
+pub(crate) fn open_for_query(ctx: &Context, given: Option<NetworkArg>) -> anyhow::Result<(Store, Network)> {
     let path = index::store_path(&ctx.data_dir);
     if !path.exists() {
         bail!("no Bitcoin index in {} (run `chainsleuth index btc` first, or pass --data-dir)", ctx.data_dir.display());

@@ -28,6 +28,9 @@ pub struct Config {
     /// Tag sources and their schedules.
     #[serde(default)]
     pub tags: toml::Table,
+    /// The tracer.
+    #[serde(default)]
+    pub trace: crate::trace_cmd::TraceConfig,
 }
 
 impl Config {

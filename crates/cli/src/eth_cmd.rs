@@ -40,6 +40,9 @@ pub struct EthConfig {
     pub genesis: Option<String>,
     /// WETH-like contracts whose Deposit/Withdrawal mint and burn.
     pub weth: Option<Vec<String>>,
+    /// Freezable tokens besides mainnet USDT and USDC (issuer events,
+    /// freezes, balances reconciled with balanceOf).
+    pub freezable_tokens: Option<Vec<String>>,
     /// Blocks near the tip that keep undo records.
     pub undo_depth: Option<u64>,
     /// Blocks fetched in parallel.
@@ -63,6 +66,10 @@ pub struct IndexEthArgs {
     /// A WETH-like contract whose Deposit/Withdrawal mint/burn (repeatable).
     #[arg(long, value_name = "ADDR", help_heading = "Source")]
     pub weth: Vec<String>,
+    /// A USDT- or USDC-like token besides mainnet USDT and USDC: issuer
+    /// events, freezes, balances reconciled with balanceOf (repeatable).
+    #[arg(long = "freezable-token", value_name = "ADDR", help_heading = "Source")]
+    pub freezable_tokens: Vec<String>,
     /// Timeout of each JSON-RPC request [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Source")]
     pub timeout: Option<Duration>,
@@ -89,6 +96,9 @@ impl IndexEthArgs {
         self.genesis = self.genesis.or_else(|| config.genesis.clone());
         if self.weth.is_empty() {
             self.weth = config.weth.clone().unwrap_or_default();
+        }
+        if self.freezable_tokens.is_empty() {
+            self.freezable_tokens = config.freezable_tokens.clone().unwrap_or_default();
         }
         let poll_interval = config
             .poll_interval
@@ -126,6 +136,9 @@ impl IndexEthArgs {
         };
         for weth in &self.weth {
             config.decode.wrapped.insert(parse_address(weth).context("--weth")?);
+        }
+        for token in &self.freezable_tokens {
+            config.decode.freezable.insert(parse_address(token).context("--freezable-token")?);
         }
         if let Some(timeout) = self.timeout {
             config.timeout = timeout;
@@ -206,7 +219,7 @@ pub async fn run_index(
     Ok(())
 }
 
-fn open_read_only(data_dir: &Path) -> anyhow::Result<Store> {
+pub(crate) fn open_read_only(data_dir: &Path) -> anyhow::Result<Store> {
     let path = store_path(data_dir);
     if !path.exists() {
         bail!("no Ethereum index at {}: run `chainsleuth index eth --rpc URL` first", path.display());
@@ -391,6 +404,10 @@ mod tests {
         let from_config = Index::try_parse_from(["x"]).unwrap().args.with_config(&config).unwrap();
         assert_eq!(from_config.traces, Some(TraceMode::Off));
         assert!(IndexEthArgs::default().source_config().unwrap_err().to_string().contains("--rpc"));
+        let extra =
+            ["x", "--rpc", "http://127.0.0.1:8545", "--freezable-token", "0x00000000000000000000000000000000000000f1"];
+        let decode = Index::try_parse_from(extra).unwrap().args.source_config().unwrap().decode;
+        assert!(decode.freezable.contains(&chainsleuth_eth::MAINNET_USDT) && decode.freezable.len() == 3);
     }
 
     #[test]

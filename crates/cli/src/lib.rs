@@ -14,6 +14,7 @@ mod progress;
 mod render;
 mod sync_args;
 mod tags_cmd;
+mod trace_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,10 @@ enum Command {
     Tags(tags_cmd::TagsCommand),
     /// Show an entity (platform, exchange, actor): its records and addresses.
     Entity(tags_cmd::EntityArgs),
+    /// Follow funds from seeds toward off-ramps under four taint models; write the report.
+    Trace(trace_cmd::TraceArgs),
+    /// Show how much of an address's funds came from (or went to) each tagged category and entity.
+    Exposure(trace_cmd::ExposureArgs),
     /// Build, index and query a small regtest chain in a temporary directory.
     Demo(demo::DemoArgs),
 }
@@ -174,6 +179,8 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Simulate(SimulateCommand::Btc(args)) => btc_cmd::run_simulate(args),
         Command::Tags(cmd) => tags_cmd::run_tags(&ctx.data_dir, Some(&ctx.config.tags), cmd),
         Command::Entity(args) => tags_cmd::run_entity(&ctx.data_dir, args),
+        Command::Trace(args) => trace_cmd::run(&ctx, args),
+        Command::Exposure(args) => trace_cmd::run_exposure(&ctx, args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -218,7 +218,7 @@ pub fn run_entity(data_dir: &Path, args: EntityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_read(path: &Path) -> anyhow::Result<TagStore> {
+pub(crate) fn open_read(path: &Path) -> anyhow::Result<TagStore> {
     if !path.exists() {
         anyhow::bail!("no tag store at {} (import a tag file first)", path.display());
     }
