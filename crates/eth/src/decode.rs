@@ -1,5 +1,7 @@
 //! Turns one block's fetched data into transfers, with no I/O: transaction
-//! values, internal calls with value, ERC-20 and WETH logs, fees,
+//! values, internal calls with value, ERC-20 and WETH logs, the issuer
+//! events of freezable tokens (USDT's `Issue`, `Redeem`,
+//! `DestroyedBlackFunds`, and USDT's and USDC's freezes), fees,
 //! withdrawals and (parity) rewards. Each skip rule stands beside the line
 //! that applies it.
 
@@ -8,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use alloy::primitives::{address, b256, Address, B256, U256};
 
 use crate::error::DecodeError;
-use crate::transfer::{Asset, DecodedBlock, Transfer, TransferKind, TxInfo, BLOCK_POS};
+use crate::transfer::{Asset, DecodedBlock, Freeze, Transfer, TransferKind, TxInfo, BLOCK_POS};
 use crate::types::{BlockData, CallFrame, GethTrace, ParityTrace, RawLog, RawReceipt, RawTx, Traces};
 
 /// `keccak256("Transfer(address,address,uint256)")`.
@@ -19,6 +21,26 @@ pub const DEPOSIT_TOPIC: B256 = b256!("e1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3
 pub const WITHDRAWAL_TOPIC: B256 = b256!("7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65");
 /// WETH9 on Ethereum mainnet.
 pub const MAINNET_WETH: Address = address!("c02aaa39b223fe8d0a0e5c4f27ead9083c756cc2");
+/// Tether USD (USDT) on Ethereum mainnet.
+pub const MAINNET_USDT: Address = address!("dac17f958d2ee523a2206206994597c13d831ec7");
+/// USD Coin (USDC) on Ethereum mainnet.
+pub const MAINNET_USDC: Address = address!("a0b86991c6218b36c1d19d4a2e9eb0ce3606eb48");
+
+/// `keccak256("Issue(uint256)")` (USDT: new units for the owner, no `Transfer`).
+pub const ISSUE_TOPIC: B256 = b256!("cb8241adb0c3fdb35b70c24ce35c5eb0c17af7431c99f827d44a445ca624176a");
+/// `keccak256("Redeem(uint256)")` (USDT: the owner's units destroyed, no `Transfer`).
+pub const REDEEM_TOPIC: B256 = b256!("702d5967f45f6513a38ffc42d6ba9bf230bd40e8f53b16363c7eb4fd2deb9a44");
+/// `keccak256("DestroyedBlackFunds(address,uint256)")` (USDT: a frozen
+/// holder's balance destroyed, no `Transfer`).
+pub const DESTROYED_BLACK_FUNDS_TOPIC: B256 = b256!("61e6e66b0d6339b2980aecc6ccc0039736791f0ccde9ed512e789a7fbdd698c6");
+/// `keccak256("AddedBlackList(address)")` (USDT freezes a holder).
+pub const ADDED_BLACK_LIST_TOPIC: B256 = b256!("42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc");
+/// `keccak256("RemovedBlackList(address)")` (USDT releases a holder).
+pub const REMOVED_BLACK_LIST_TOPIC: B256 = b256!("d7e9ec6e6ecd65492dce6bf513cd6867560d49544421d0783ddf06e76c24470c");
+/// `keccak256("Blacklisted(address)")` (USDC freezes a holder).
+pub const BLACKLISTED_TOPIC: B256 = b256!("ffa4e6181777692565cf28528fc88fd1516ea86b56da075235fa575af6a4b855");
+/// `keccak256("UnBlacklisted(address)")` (USDC releases a holder).
+pub const UNBLACKLISTED_TOPIC: B256 = b256!("117e3210bb9aa7d9baff172026820255c6f6c30ba8999d1c2fd88e2848137c4e");
 
 /// Wei per gwei (withdrawal amounts are in gwei).
 const WEI_PER_GWEI: u64 = 1_000_000_000;
@@ -31,11 +53,17 @@ pub struct DecodeConfig {
     /// signature (staking pools, vaults) are not token movements, so only
     /// listed ones count.
     pub wrapped: HashSet<Address>,
+    /// Tokens whose issuer mints, burns and freezes with events of its own
+    /// (USDT-like and USDC-like): their issuer events are read, and their
+    /// holders' balances are checked against `balanceOf` after each block.
+    /// The same events of other contracts move nothing, so only listed
+    /// ones count.
+    pub freezable: HashSet<Address>,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { wrapped: HashSet::from([MAINNET_WETH]) }
+        DecodeConfig { wrapped: HashSet::from([MAINNET_WETH]), freezable: HashSet::from([MAINNET_USDT, MAINNET_USDC]) }
     }
 }
 
@@ -83,6 +111,8 @@ pub fn decode_block(data: &BlockData, config: &DecodeConfig) -> Result<DecodedBl
     let internal = internal_transfers(txs, &data.traces)?;
 
     let mut transfers = Vec::new();
+    let mut freezes = Vec::new();
+    let mut checks = Vec::new();
     let mut infos = Vec::with_capacity(txs.len());
     for (pos, (tx, receipt)) in txs.iter().zip(&data.receipts).enumerate() {
         // Before Byzantium receipts carry no status: the top call frame's
@@ -104,9 +134,17 @@ pub fn decode_block(data: &BlockData, config: &DecodeConfig) -> Result<DecodedBl
         for (index, from, to, amount) in internal.get(&pos).into_iter().flatten() {
             sink.push(TransferKind::Internal, *index, Some(*from), Some(*to), Asset::Eth, *amount);
         }
+        // A freezable token's constructor may credit its deployer silently.
+        if let Some(created) = receipt.contract_address.filter(|c| config.freezable.contains(c)) {
+            checks.push((created, tx.from));
+        }
         for (n, log) in receipt.logs.iter().enumerate() {
             let index = log.log_index.map_or(n as u64, |i| i.to::<u64>());
-            token_log(&mut sink, u32::try_from(index).unwrap_or(u32::MAX), log, config);
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if config.freezable.contains(&log.address) && issuer_log(&mut sink, index, log, tx.from, &mut freezes) {
+                continue;
+            }
+            token_log(&mut sink, index, log, config);
         }
     }
 
@@ -122,6 +160,19 @@ pub fn decode_block(data: &BlockData, config: &DecodeConfig) -> Result<DecodedBl
         }
     }
 
+    // Every holder a freezable token's transfers and freezes name is
+    // checked too; the zero address holds nothing.
+    for t in &transfers {
+        if let Asset::Token(token) = t.asset {
+            if config.freezable.contains(&token) {
+                checks.extend([t.from, t.to].into_iter().flatten().map(|holder| (token, holder)));
+            }
+        }
+    }
+    checks.extend(freezes.iter().map(|f| (f.token, f.holder)));
+    let mut seen = HashSet::new();
+    checks.retain(|pair| pair.1 != Address::ZERO && seen.insert(*pair));
+
     Ok(DecodedBlock {
         number: block.number.to::<u64>(),
         hash: block.hash,
@@ -129,6 +180,8 @@ pub fn decode_block(data: &BlockData, config: &DecodeConfig) -> Result<DecodedBl
         timestamp: block.timestamp.to::<u64>(),
         txs: infos,
         transfers,
+        freezes,
+        checks,
     })
 }
 
@@ -186,6 +239,48 @@ fn fees(
 /// zero (as ABI encoding of an address makes them).
 fn topic_address(topic: &B256) -> Option<Address> {
     topic[..12].iter().all(|b| *b == 0).then(|| Address::from_slice(&topic[12..]))
+}
+
+/// Reads a freezable token's issuer event: `Issue` mints to the
+/// transaction's sender (the owner, who alone may issue), `Redeem` burns
+/// from it, `DestroyedBlackFunds` burns a frozen holder's balance, and the
+/// USDT and USDC freeze events freeze or release a holder. Returns whether
+/// `log` was one of them.
+fn issuer_log(sink: &mut Sink<'_>, index: u32, log: &RawLog, sender: Address, freezes: &mut Vec<Freeze>) -> bool {
+    let Some(topic0) = log.topics.first() else { return false };
+    let token = Asset::Token(log.address);
+    let word = |n: usize| log.data.get(n * 32..(n + 1) * 32).map(B256::from_slice);
+    let tx_pos = sink.tx_pos;
+    let mut freeze = |holder: Option<Address>, frozen: bool| {
+        if let Some(holder) = holder {
+            freezes.push(Freeze { tx_pos, token: log.address, holder, frozen });
+        }
+    };
+    // USDT's events index nothing: the amount, or the holder then the
+    // amount, are the data words.
+    match (log.topics.len(), log.data.len()) {
+        (1, 32) if *topic0 == ISSUE_TOPIC || *topic0 == REDEEM_TOPIC => {
+            let amount = U256::from_be_slice(&log.data);
+            if *topic0 == ISSUE_TOPIC {
+                sink.push(TransferKind::Mint, index, None, Some(sender), token, amount);
+            } else {
+                sink.push(TransferKind::Burn, index, Some(sender), None, token, amount);
+            }
+        }
+        (1, 64) if *topic0 == DESTROYED_BLACK_FUNDS_TOPIC => {
+            let (Some(holder), Some(amount)) = (word(0).as_ref().and_then(topic_address), word(1)) else { return true };
+            sink.push(TransferKind::Burn, index, Some(holder), None, token, U256::from_be_slice(amount.as_slice()));
+        }
+        (1, 32) if *topic0 == ADDED_BLACK_LIST_TOPIC || *topic0 == REMOVED_BLACK_LIST_TOPIC => {
+            freeze(word(0).as_ref().and_then(topic_address), *topic0 == ADDED_BLACK_LIST_TOPIC);
+        }
+        // USDC indexes the holder.
+        (2, 0) if *topic0 == BLACKLISTED_TOPIC || *topic0 == UNBLACKLISTED_TOPIC => {
+            freeze(topic_address(&log.topics[1]), *topic0 == BLACKLISTED_TOPIC);
+        }
+        _ => return false,
+    }
+    true
 }
 
 fn token_log(sink: &mut Sink<'_>, index: u32, log: &RawLog, config: &DecodeConfig) {
@@ -377,6 +472,13 @@ mod tests {
         assert_eq!(keccak256("Transfer(address,address,uint256)"), TRANSFER_TOPIC);
         assert_eq!(keccak256("Deposit(address,uint256)"), DEPOSIT_TOPIC);
         assert_eq!(keccak256("Withdrawal(address,uint256)"), WITHDRAWAL_TOPIC);
+        assert_eq!(keccak256("Issue(uint256)"), ISSUE_TOPIC);
+        assert_eq!(keccak256("Redeem(uint256)"), REDEEM_TOPIC);
+        assert_eq!(keccak256("DestroyedBlackFunds(address,uint256)"), DESTROYED_BLACK_FUNDS_TOPIC);
+        assert_eq!(keccak256("AddedBlackList(address)"), ADDED_BLACK_LIST_TOPIC);
+        assert_eq!(keccak256("RemovedBlackList(address)"), REMOVED_BLACK_LIST_TOPIC);
+        assert_eq!(keccak256("Blacklisted(address)"), BLACKLISTED_TOPIC);
+        assert_eq!(keccak256("UnBlacklisted(address)"), UNBLACKLISTED_TOPIC);
     }
 
     fn frame(kind: &str, from: u8, to: u8, value: u64, error: bool, calls: Vec<CallFrame>) -> CallFrame {

@@ -1,6 +1,7 @@
 //! The tracer's view of the `eth` store: [`AccountGraph`] over an address's
-//! history rows, so that the tracer reads transfers in chain order and
-//! balances at any position without knowing the tables.
+//! history rows and the frozen holders of freezable tokens, so that the
+//! tracer reads transfers in chain order, balances at any position and
+//! freezes without knowing the tables.
 
 use alloy::primitives::{Address, B256, U256};
 use chainsleuth_core::{AccountGraph, AddressId, AssetId, BlockRef, Height, Transfer, TransferKind, TransferPos};
@@ -8,7 +9,7 @@ use chainsleuth_store::{Codec, Direction, Store};
 
 use crate::error::QueryError;
 use crate::query::{parse_address, parse_asset};
-use crate::schema::{dir, EthAddrIds, EthAddrs, EthAssets, EthBlockTxs, EthHistory, EthTokens, HistoryRow};
+use crate::schema::{dir, EthAddrIds, EthAddrs, EthAssets, EthBlockTxs, EthFrozen, EthHistory, EthTokens, HistoryRow};
 use crate::transfer::{self, Asset, GENESIS_POS};
 
 /// [`AccountGraph`] over an `eth` store (opened read-only beside a running
@@ -50,6 +51,8 @@ fn to_transfer(address: u64, key: (u64, u32, u32), row: &HistoryRow) -> Result<T
         | transfer::TransferKind::Reward
         | transfer::TransferKind::Genesis => TransferKind::Credit,
         transfer::TransferKind::Burn => TransferKind::Debit,
+        transfer::TransferKind::Reconcile if row.dir == dir::IN => TransferKind::Credit,
+        transfer::TransferKind::Reconcile => TransferKind::Debit,
     };
     let (from, to) = match kind {
         TransferKind::Credit => (None, to),
@@ -144,7 +147,8 @@ impl AccountGraph for EthGraph<'_> {
         Ok(Some(format!("{:#x}", B256::from(hash))))
     }
 
-    fn frozen(&self, _address: AddressId, _asset: AssetId) -> Result<Option<String>, QueryError> {
-        Ok(None)
+    fn frozen(&self, address: AddressId, asset: AssetId) -> Result<Option<String>, QueryError> {
+        let found = self.store.get::<EthFrozen>(&(address.0, asset.0))?;
+        Ok(found.map(|(_, hash)| format!("{:#x}", B256::from(hash))))
     }
 }

@@ -1,7 +1,8 @@
 //! The Ethereum indexer: writes each decoded block into the store in one
 //! atomic batch (address ids, assets, transfers, per-address history and
-//! balances, the new tip and the block's undo record) and unwinds blocks
-//! with their undo records. Fetching and decoding happen in the source;
+//! balances, freezable tokens' reconciliations and frozen holders, the new
+//! tip and the block's undo record) and unwinds blocks with their undo
+//! records. Fetching and decoding happen in the source;
 //! this module only reads and writes the store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -15,12 +16,12 @@ use chainsleuth_sync::{Indexer, UndoPolicy};
 use crate::error::IndexError;
 use crate::query::EthQuery;
 use crate::schema::{
-    dir, BalanceRow, EthAddrIds, EthAddrs, EthAssets, EthBalances, EthBlockTxs, EthBlocks, EthHistory, EthStatus,
-    EthTokenMeta, EthTokens, EthTransfers, EthTxs, HistoryRow, TransferRow, GENESIS_CREDITS, NEXT_ADDRESS_ID,
-    NEXT_ASSET_ID, STATUS_PRUNED_BELOW, STATUS_TRACES_MISSING, STATUS_TRACE_MODE, TRANSFER_COUNT,
+    dir, BalanceRow, EthAddrIds, EthAddrs, EthAssets, EthBalances, EthBlockTxs, EthBlocks, EthFrozen, EthHistory,
+    EthStatus, EthTokenMeta, EthTokens, EthTransfers, EthTxs, HistoryRow, TransferRow, GENESIS_CREDITS,
+    NEXT_ADDRESS_ID, NEXT_ASSET_ID, STATUS_PRUNED_BELOW, STATUS_TRACES_MISSING, STATUS_TRACE_MODE, TRANSFER_COUNT,
 };
 use crate::source::{EthBlock, EthSource, Finalized, SourceConfig};
-use crate::transfer::{Asset, TraceCoverage, TransferKind, GENESIS_POS};
+use crate::transfer::{Asset, TraceCoverage, TransferKind, BLOCK_POS, GENESIS_POS};
 
 /// Writes Ethereum blocks into the `eth` store.
 #[derive(Debug)]
@@ -90,6 +91,84 @@ fn post(
         balance: row.balance,
     };
     batch.insert::<EthHistory>(&(p.key.0, p.key.1, p.at.0, p.at.1, p.at.2), &history)?;
+    Ok(())
+}
+
+/// Sets each checked holder's balance of a freezable token right to the
+/// token's `balanceOf` after the block, with a block-level reconcile
+/// transfer per difference (a credit or a debit) after the block's other
+/// block-level transfers; returns how many it wrote.
+fn reconcile(
+    balances: &mut BTreeMap<(u64, u32), Working>,
+    batch: &mut chainsleuth_store::Batch<'_>,
+    block: &EthBlock,
+    ids: &HashMap<Address, u64>,
+    assets: &HashMap<Address, u32>,
+) -> Result<usize, IndexError> {
+    let d = &block.decoded;
+    let mut ordinal = d.transfers.iter().filter(|t| t.tx_pos == BLOCK_POS).count() as u32;
+    let mut written = 0;
+    for (n, (token, holder, want)) in block.balances.iter().enumerate() {
+        let key = (ids[holder], assets[token]);
+        let have = balances.get(&key).ok_or(IndexError::Corrupt { what: "a balance key" })?.new.balance;
+        let diff = want.wrapping_sub(have);
+        if diff.is_zero() {
+            continue;
+        }
+        let (direction, amount, from, to) =
+            if diff.bit(255) { (dir::OUT, diff.wrapping_neg(), key.0, 0) } else { (dir::IN, diff, 0, key.0) };
+        let at = (d.number, BLOCK_POS, ordinal);
+        let kind = TransferKind::Reconcile;
+        let row = TransferRow { kind: kind.code(), index: n as u32, from, to, asset: key.1, amount };
+        batch.insert::<EthTransfers>(&at, &row)?;
+        post(balances, batch, Posting { key, at, kind, direction, counterparty: 0, amount })?;
+        ordinal += 1;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// A freeze in effect: (height, transaction hash).
+type FreezeRow = (u64, [u8; 32]);
+
+/// Applies the block's freezes and releases in order to the frozen holders;
+/// a holder frozen again keeps the evidence of the freeze already in effect.
+fn freeze(
+    store: &Store,
+    batch: &mut chainsleuth_store::Batch<'_>,
+    block: &EthBlock,
+    ids: &HashMap<Address, u64>,
+    assets: &HashMap<Address, u32>,
+) -> Result<(), IndexError> {
+    let d = &block.decoded;
+    if d.freezes.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<(u64, u32)> = d.freezes.iter().map(|f| (ids[&f.holder], assets[&f.token])).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let found = store.multi_get::<EthFrozen>(&keys)?;
+    // Per (holder, asset): the freeze in effect before the block and after it.
+    let mut frozen: BTreeMap<(u64, u32), (Option<FreezeRow>, Option<FreezeRow>)> =
+        keys.into_iter().zip(found).map(|(key, old)| (key, (old, old))).collect();
+    for f in &d.freezes {
+        let state =
+            frozen.get_mut(&(ids[&f.holder], assets[&f.token])).ok_or(IndexError::Corrupt { what: "a freeze key" })?;
+        if !f.frozen {
+            state.1 = None;
+        } else if state.1.is_none() {
+            let tx = d.txs.get(f.tx_pos as usize).ok_or(IndexError::Corrupt { what: "a freeze's transaction" })?;
+            state.1 = Some((d.number, tx.hash.0));
+        }
+    }
+    for (key, (old, new)) in &frozen {
+        match (old, new) {
+            (None, Some(new)) => batch.insert::<EthFrozen>(key, new)?,
+            (Some(old), None) => batch.remove::<EthFrozen>(key, old)?,
+            (Some(old), Some(new)) if old != new => batch.update::<EthFrozen>(key, new, Some(old))?,
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -208,6 +287,7 @@ impl EthIndexer {
             let asset = asset_id(t.asset);
             balance_keys.extend(t.from.iter().chain(t.to.iter()).map(|a| (ids[a], asset)));
         }
+        balance_keys.extend(block.balances.iter().map(|(token, holder, _)| (ids[holder], assets[token])));
         balance_keys.sort_unstable();
         balance_keys.dedup();
         let found = store.multi_get::<EthBalances>(&balance_keys)?;
@@ -300,10 +380,12 @@ impl EthIndexer {
                 )?;
             }
         }
+        let reconciled = reconcile(&mut balances, &mut batch, block, &ids, &assets)?;
         for (key, w) in &balances {
             batch.update::<EthBalances>(key, &w.new, w.old.as_ref())?;
         }
-        let added = (d.transfers.len() + credits.len()) as u64;
+        freeze(store, &mut batch, block, &ids, &assets)?;
+        let added = (d.transfers.len() + credits.len() + reconciled) as u64;
         if added > 0 {
             let old = read_counter::<u64>(store, TRANSFER_COUNT)?;
             let new = old.unwrap_or(0) + added;

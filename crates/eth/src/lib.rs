@@ -1,6 +1,7 @@
 //! Ethereum for chainsleuth: a JSON-RPC block source (blocks, receipts and
 //! call traces), a pure decoder from a block to value transfers (ETH,
-//! internal calls, ERC-20 and WETH-like tokens, fees, withdrawals), the
+//! internal calls, ERC-20 and WETH-like tokens, the issuer events of
+//! freezable tokens such as USDT and USDC, fees, withdrawals), the
 //! indexer that writes them into the `eth` store, read-side queries, and the
 //! tracer's [`AccountGraph`](chainsleuth_core::AccountGraph) over the store.
 //!
@@ -23,7 +24,11 @@ mod types;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::{decode_block, DecodeConfig, DEPOSIT_TOPIC, MAINNET_WETH, TRANSFER_TOPIC, WITHDRAWAL_TOPIC};
+pub use decode::{
+    decode_block, DecodeConfig, ADDED_BLACK_LIST_TOPIC, BLACKLISTED_TOPIC, DEPOSIT_TOPIC, DESTROYED_BLACK_FUNDS_TOPIC,
+    ISSUE_TOPIC, MAINNET_USDC, MAINNET_USDT, MAINNET_WETH, REDEEM_TOPIC, REMOVED_BLACK_LIST_TOPIC, TRANSFER_TOPIC,
+    UNBLACKLISTED_TOPIC, WITHDRAWAL_TOPIC,
+};
 pub use error::{DecodeError, FetchError, IndexError, QueryError, RpcError};
 pub use genesis::load_genesis_alloc;
 pub use graph::EthGraph;
@@ -35,7 +40,9 @@ pub use query::{
 pub use rpc::{redact_url, Call, RpcClient};
 pub use schema::{TokenMeta, SCHEMA};
 pub use source::{EthBlock, EthSource, Finalized, GenesisBalances, ParseTraceModeError, SourceConfig, TraceMode};
-pub use transfer::{Asset, DecodedBlock, TraceCoverage, Transfer, TransferKind, TxInfo, BLOCK_POS, GENESIS_POS};
+pub use transfer::{
+    Asset, DecodedBlock, Freeze, TraceCoverage, Transfer, TransferKind, TxInfo, BLOCK_POS, GENESIS_POS,
+};
 pub use types::{
     BlockData, CallFrame, GethTrace, ParityAction, ParityResult, ParityTrace, RawBlock, RawLog, RawReceipt, RawTx,
     RawWithdrawal, Traces,

@@ -7,7 +7,7 @@ use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Table};
 /// The Ethereum store's schema: `<data-dir>/eth`.
 pub static SCHEMA: Schema = Schema {
     name: "eth",
-    format: 1,
+    format: 2,
     tables: &[
         EthBlocks::NAME,
         EthTxs::NAME,
@@ -21,6 +21,7 @@ pub static SCHEMA: Schema = Schema {
         EthBalances::NAME,
         EthTokenMeta::NAME,
         EthStatus::NAME,
+        EthFrozen::NAME,
     ],
     // Token metadata comes from eth_call answers and status from this
     // run's node: neither is chain data, and both may differ between two
@@ -54,6 +55,9 @@ tables! {
     EthTokenMeta("eth_token_meta"): [u8; 20] => TokenMeta;
     /// Status facts of the indexer (trace coverage, receipts fallback).
     EthStatus("eth_status"): String => Vec<u8>;
+    /// (addr id, asset id) of a holder a freezable token's issuer froze ->
+    /// (height, transaction hash) of the freeze in effect.
+    EthFrozen("eth_frozen"): (u64, u32) => (u64, [u8; 32]);
 }
 
 /// Meta key of the next address id to hand out (`u64be`).
@@ -253,6 +257,7 @@ mod tests {
             EthBalances::NAME,
             EthTokenMeta::NAME,
             EthStatus::NAME,
+            EthFrozen::NAME,
         ];
         assert_eq!(names.as_slice(), SCHEMA.tables);
     }

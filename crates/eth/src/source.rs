@@ -9,7 +9,8 @@
 //! without internal transfers, which the block records. Then the block is
 //! decoded here, in the fetch pipeline, and the source adds what the
 //! indexer needs from the node besides: genesis balances of the addresses
-//! it touches and metadata of new tokens.
+//! it touches, metadata of new tokens, and freezable tokens' `balanceOf`
+//! of the holders the block touches, at this block.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256, U64};
+use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use chainsleuth_core::{BlockHash, BlockRef, Height};
 use chainsleuth_sync::{BlockSource, ChainBlock};
 use serde::Deserialize;
@@ -32,6 +33,9 @@ use crate::types::{BlockData, GethTrace, ParityTrace, RawBlock, RawReceipt, Trac
 
 /// Receipts asked per batch in the per-transaction fallback.
 const RECEIPT_BATCH: usize = 200;
+
+/// The selector of `balanceOf(address)`.
+const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
 /// Where internal transfers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,6 +134,9 @@ pub struct EthBlock {
     pub genesis: Vec<(Address, U256)>,
     /// Metadata of the tokens the block touches.
     pub tokens: Vec<(Address, TokenMeta)>,
+    /// `balanceOf` at this block of the freezable tokens' holders the
+    /// block touches ([`DecodedBlock::checks`]): (token, holder, balance).
+    pub balances: Vec<(Address, Address, U256)>,
     /// Whether internal transfers were read.
     pub traces: TraceCoverage,
     /// Serialized size in bytes, as the node reports it.
@@ -437,6 +444,45 @@ impl EthSource {
         }
     }
 
+    /// `balanceOf` of the block's checked holders of freezable tokens, asked
+    /// at this block by its hash (so that a reorg cannot mix two blocks).
+    /// A node without the state of that block (not an archive node) fails
+    /// the fetch rather than leaving a balance unchecked.
+    async fn holder_balances(&self, decoded: &DecodedBlock) -> Result<Vec<(Address, Address, U256)>, FetchError> {
+        let at = json!({ "blockHash": decoded.hash });
+        let mut out = Vec::with_capacity(decoded.checks.len());
+        for chunk in decoded.checks.chunks(RECEIPT_BATCH) {
+            let calls = chunk
+                .iter()
+                .map(|(token, holder)| {
+                    let mut data = BALANCE_OF.to_vec();
+                    data.extend_from_slice(&[0; 12]);
+                    data.extend_from_slice(holder.as_slice());
+                    Call::new("eth_call", json!([{"to": token, "data": Bytes::from(data)}, at]))
+                })
+                .collect();
+            let what =
+                format!("balanceOf of freezable tokens' holders at block {} ({:#x})", decoded.number, decoded.hash);
+            let answers = self.rpc.batch(calls).await.map_err(rpc_err(what))?;
+            for ((token, holder), answer) in chunk.iter().zip(answers) {
+                let what = || {
+                    format!(
+                        "balanceOf({holder:#x}) of freezable token {token:#x} at block {} ({:#x}; needs the node's \
+                         state at that block)",
+                        decoded.number, decoded.hash
+                    )
+                };
+                let raw = answer.map_err(|e| rpc_err(what())(e))?;
+                let bytes: Bytes = self.rpc.decode("eth_call", &raw).map_err(|e| rpc_err(what())(e))?;
+                // A contract without balanceOf answers nothing: no check.
+                if bytes.len() >= 32 {
+                    out.push((*token, *holder, U256::from_be_slice(&bytes[..32])));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Metadata of the block's tokens, asking the node (at this block) for
     /// the ones not known yet.
     async fn token_metadata(&self, decoded: &DecodedBlock) -> Result<Vec<(Address, TokenMeta)>, FetchError> {
@@ -545,9 +591,12 @@ impl BlockSource for EthSource {
             hash: format!("{:#x}", data.block.hash),
             source,
         })?;
-        let genesis = self.genesis_balances(&decoded).await?;
-        let tokens = self.token_metadata(&decoded).await?;
-        Ok(EthBlock { decoded, genesis, tokens, traces, size })
+        let (genesis, tokens, balances) = futures::try_join!(
+            self.genesis_balances(&decoded),
+            self.token_metadata(&decoded),
+            self.holder_balances(&decoded)
+        )?;
+        Ok(EthBlock { decoded, genesis, tokens, balances, traces, size })
     }
 
     fn describe(&self) -> String {

@@ -43,11 +43,15 @@ pub enum TransferKind {
     Reward = 8,
     /// A balance the genesis block created.
     Genesis = 9,
+    /// A freezable token's balance that its events do not explain (a
+    /// constructor that credits without an event), set right to the
+    /// token's own `balanceOf` at the block: a credit or a debit.
+    Reconcile = 10,
 }
 
 impl TransferKind {
     /// Every kind, by code.
-    pub const ALL: [TransferKind; 10] = [
+    pub const ALL: [TransferKind; 11] = [
         TransferKind::Value,
         TransferKind::Internal,
         TransferKind::Token,
@@ -58,6 +62,7 @@ impl TransferKind {
         TransferKind::Withdrawal,
         TransferKind::Reward,
         TransferKind::Genesis,
+        TransferKind::Reconcile,
     ];
 
     /// The kind with stored code `code`.
@@ -83,6 +88,7 @@ impl TransferKind {
             TransferKind::Withdrawal => "withdrawal",
             TransferKind::Reward => "reward",
             TransferKind::Genesis => "genesis",
+            TransferKind::Reconcile => "reconcile",
         }
     }
 }
@@ -108,6 +114,19 @@ pub struct Transfer {
     pub asset: Asset,
     /// How much, in wei or token base units.
     pub amount: U256,
+}
+
+/// A freezable token's issuer freezing (blacklisting) or releasing a holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freeze {
+    /// The transaction's position in the block.
+    pub tx_pos: u32,
+    /// The token contract.
+    pub token: Address,
+    /// The holder.
+    pub holder: Address,
+    /// Frozen (`true`) or released.
+    pub frozen: bool,
 }
 
 /// A transaction's identity and outcome.
@@ -148,14 +167,24 @@ pub struct DecodedBlock {
     pub txs: Vec<TxInfo>,
     /// Transfers in (tx position, ordinal) order.
     pub transfers: Vec<Transfer>,
+    /// Freezes and releases by freezable tokens' issuers, in block order.
+    pub freezes: Vec<Freeze>,
+    /// (token, holder) pairs of freezable tokens whose balance the index
+    /// checks against the token's `balanceOf` after the block: the parties
+    /// of its transfers and freezes, and its deployer in the block that
+    /// creates it.
+    pub checks: Vec<(Address, Address)>,
 }
 
 impl DecodedBlock {
-    /// The addresses the block touches, in order of first appearance.
+    /// The addresses the block touches (transfer parties, then frozen or
+    /// released holders, then checked holders), in order of first appearance.
     pub fn addresses(&self) -> Vec<Address> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for address in self.transfers.iter().flat_map(|t| [t.from, t.to]).flatten() {
+        let parties = self.transfers.iter().flat_map(|t| [t.from, t.to]).flatten();
+        let others = self.freezes.iter().map(|f| f.holder).chain(self.checks.iter().map(|(_, holder)| *holder));
+        for address in parties.chain(others) {
             if seen.insert(address) {
                 out.push(address);
             }
@@ -163,15 +192,19 @@ impl DecodedBlock {
         out
     }
 
-    /// The token contracts the block touches, in order of first appearance.
+    /// The token contracts the block touches (by transfers, freezes and
+    /// checks), in order of first appearance.
     pub fn tokens(&self) -> Vec<Address> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for transfer in &self.transfers {
-            if let Asset::Token(token) = transfer.asset {
-                if seen.insert(token) {
-                    out.push(token);
-                }
+        let moved = self.transfers.iter().filter_map(|t| match t.asset {
+            Asset::Token(token) => Some(token),
+            Asset::Eth => None,
+        });
+        let others = self.freezes.iter().map(|f| f.token).chain(self.checks.iter().map(|(token, _)| *token));
+        for token in moved.chain(others) {
+            if seen.insert(token) {
+                out.push(token);
             }
         }
         out
