@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use alloy::primitives::{Address, B256, U256, U64};
 use chainsleuth_eth::{
-    decode_block, Asset, BlockData, CallFrame, DecodeConfig, DecodeError, GethTrace, ParityTrace, RawBlock, RawReceipt,
-    RawTx, Traces, TransferKind, BLOCK_POS,
+    decode_block, Asset, BlockData, CallFrame, DecodeConfig, DecodeError, Freeze, GethTrace, ParityTrace, RawBlock,
+    RawLog, RawReceipt, RawTx, Traces, TransferKind, ADDED_BLACK_LIST_TOPIC, BLOCK_POS, DESTROYED_BLACK_FUNDS_TOPIC,
+    ISSUE_TOPIC, UNBLACKLISTED_TOPIC,
 };
 use serde_json::{json, Value};
 
@@ -370,4 +371,53 @@ fn three_topics_is_transfer(logs: &[Value], index: u32) -> bool {
         l["log_index"].as_u64() == Some(u64::from(index))
             && l["topics"][0] == "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     })
+}
+
+/// USDT's and USDC's issuer events, added to a real block's first
+/// transaction: mints, burns, freezes and checked holders for a listed
+/// token, nothing for any other contract.
+#[test]
+fn issuer_events_count_only_for_freezable_tokens() {
+    let block: RawBlock = serde_json::from_value(result_of("block_483920.json")).unwrap();
+    let mut receipts: Vec<RawReceipt> = block
+        .transactions
+        .iter()
+        .map(|tx| serde_json::from_value(result_of(&format!("receipt_483920_{:#x}.json", tx.hash))).unwrap())
+        .collect();
+    let token = Address::repeat_byte(0x7e);
+    let holder = Address::repeat_byte(0x42);
+    let sender = block.transactions[0].from;
+    let word = |a: Address| B256::left_padding_from(a.as_slice());
+    let five = B256::from(U256::from(5u64)).to_vec();
+    let log = |topics: Vec<B256>, data: Vec<u8>| RawLog { address: token, topics, data: data.into(), log_index: None };
+    receipts[0].logs = vec![
+        log(vec![ISSUE_TOPIC], five.clone()),
+        log(vec![DESTROYED_BLACK_FUNDS_TOPIC], [word(holder).to_vec(), five.clone()].concat()),
+        log(vec![ADDED_BLACK_LIST_TOPIC], word(holder).to_vec()),
+        log(vec![UNBLACKLISTED_TOPIC, word(holder)], Vec::new()),
+    ];
+    let data = BlockData { block, receipts, traces: Traces::None };
+
+    let plain = decode_block(&data, &DecodeConfig::default()).unwrap();
+    assert!(plain.transfers.iter().all(|t| t.asset != Asset::Token(token)));
+    assert!(plain.freezes.is_empty() && plain.checks.is_empty());
+
+    let mut config = DecodeConfig::default();
+    config.freezable.insert(token);
+    let decoded = decode_block(&data, &config).unwrap();
+    let moved: Vec<_> = decoded
+        .transfers
+        .iter()
+        .filter(|t| t.asset == Asset::Token(token))
+        .map(|t| (t.kind, t.index, t.from, t.to, t.amount.to::<u64>()))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![(TransferKind::Mint, 0, None, Some(sender), 5), (TransferKind::Burn, 1, Some(holder), None, 5)]
+    );
+    assert_eq!(
+        decoded.freezes,
+        vec![Freeze { tx_pos: 0, token, holder, frozen: true }, Freeze { tx_pos: 0, token, holder, frozen: false }]
+    );
+    assert_eq!(decoded.checks, vec![(token, sender), (token, holder)]);
 }
