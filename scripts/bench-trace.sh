@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Tracer benchmark: two simulated regtest chains of about SMALL and LARGE
+# transactions (default 1M and 5M) from the same simulator seed, so the
+# small chain is a prefix of the large one. 100 seed addresses from the
+# small chain are traced on both stores, 10 hops, all four models in one
+# run, with the window ending at the small chain's tip: both traces follow
+# the same reachable set through stores of different sizes. Prints time,
+# coins visited and peak memory for both, and their ratio.
+#
+# Chains and stores are cached under target/bench-data/trace (several GB).
+# Usage: scripts/bench-trace.sh [SMALL_TXS] [LARGE_TXS]
+set -euo pipefail
+
+small="${1:-1000000}"
+large="${2:-5000000}"
+per_block=200   # asked per block; the simulator makes about 160
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+cargo build --release --quiet --bin chainsleuth
+bin="$root/target/release/chainsleuth"
+cache="$root/target/bench-data/trace"
+mkdir -p "$cache"
+
+blocks_for() { echo $(( $1 / 160 + 100 )); }
+b_small="$(blocks_for "$small")"
+b_large="$(blocks_for "$large")"
+
+prepare() { # blocks
+  local dir="$cache/chain-$1"
+  if [[ ! -f "$dir/done" ]]; then
+    rm -rf "$dir"
+    echo "simulating $1 blocks (once; cached in $dir)" >&2
+    "$bin" -q simulate btc --out "$dir/chain" --blocks "$1" --txs-per-block "$per_block" --seed 42 >/dev/null
+    "$bin" -q --data-dir "$dir/data" index btc --network regtest --blocks-dir "$dir/chain/blocks"
+    touch "$dir/done"
+  fi
+}
+prepare "$b_small"
+prepare "$b_large"
+
+# 100 seeds: addresses of the small chain with at least 3 transactions,
+# picked by a hash of the address so the choice is fixed and spread out.
+seeds="$cache/seeds-$b_small.txt"
+python3 - "$cache/chain-$b_small/chain/truth.json" "$seeds" <<'PY'
+import hashlib, json, sys
+truth = json.load(open(sys.argv[1]))
+addresses = truth["addresses"]
+busy = sorted((a for a, t in addresses.items() if t["tx_count"] >= 3),
+              key=lambda a: hashlib.sha256(a.encode()).hexdigest())
+with open(sys.argv[2], "w") as f:
+    for a in busy[:100]:
+        f.write(f"btc:{a}\n")
+PY
+
+run() { # blocks -> "seconds visited peak_mib txs"
+  local dir="$cache/chain-$1" log out
+  log="$(mktemp)"; out="$(mktemp)"
+  "$bin" -q --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 --to-block "$b_small" \
+    --format json --out "$out" >/dev/null  # warm the page cache once
+  /usr/bin/time -v "$bin" -q --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 \
+    --to-block "$b_small" --format json --out "$out" 2>"$log"
+  local secs peak visited txs
+  secs="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$log")"
+  peak="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print int($2/1024)}' "$log")"
+  visited="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(m["visited"] for m in r["models"].values()))' "$out")"
+  txs="$("$bin" -q --data-dir "$dir/data" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["btc"]["transactions"])')"
+  rm -f "$log" "$out"
+  echo "$secs $visited $peak $txs"
+}
+
+read -r s_secs s_visited s_peak s_txs < <(run "$b_small")
+read -r l_secs l_visited l_peak l_txs < <(run "$b_large")
+
+echo "| chain | blocks | transactions | trace seconds | coins visited (4 models) | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| small | $b_small | $s_txs | $s_secs | $s_visited | $s_peak |"
+echo "| large | $b_large | $l_txs | $l_secs | $l_visited | $l_peak |"
+python3 - "$s_secs" "$l_secs" "$s_visited" "$l_visited" "$s_txs" "$l_txs" <<'PY'
+import sys
+s, l, sv, lv, st, lt = map(float, sys.argv[1:])
+print(f"\nchain size ratio large/small: {lt/st:.2f}; coins visited ratio: {lv/sv:.2f}; time ratio: {l/s:.2f}")
+PY
