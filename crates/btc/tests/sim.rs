@@ -522,7 +522,7 @@ fn scenario_names_parse() {
         assert_eq!(scenario.to_string().parse::<Scenario>(), Ok(*scenario));
     }
     let err = "laundering-x".parse::<Scenario>().expect_err("unknown");
-    assert_eq!(err.to_string(), "unknown scenario \"laundering-x\" (known: basic)");
+    assert_eq!(err.to_string(), "unknown scenario \"laundering-x\" (known: basic, laundering)");
     assert_eq!(SimConfig::default().scenario, Scenario::Basic);
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bitcoin::Network;
 use chainsleuth_btc::index::{self, query, BtcIndexer};
-use chainsleuth_btc::sim::{simulate_to_dir, SimConfig};
+use chainsleuth_btc::sim::{simulate_to_dir, Scenario, SimConfig};
 use chainsleuth_btc::source::{
     BlkDirConfig, BlkDirSource, HttpOptions, RestConfig, RestSource, RpcAuth, RpcConfig, RpcSource, XorMode,
 };
@@ -169,6 +169,10 @@ pub struct SimulateBtcArgs {
     /// Obfuscate the block files as Bitcoin Core 28+ does (writes xor.dat).
     #[arg(long)]
     pub xor: bool,
+    /// What happens besides everyday traffic: basic, or laundering (a laundering case; writes OUT/case.json and
+    /// its tags, OUT/tags.jsonl, for `tags import --format jsonl`).
+    #[arg(long, value_name = "NAME", default_value = "basic")]
+    pub scenario: Scenario,
 }
 
 /// A block source chosen on the command line or in the config file.
@@ -318,8 +322,11 @@ pub fn run_simulate(args: SimulateBtcArgs) -> anyhow::Result<()> {
         blocks: args.blocks,
         seed: args.seed,
         txs_per_block: args.txs_per_block.unwrap_or(defaults.txs_per_block),
-        ..defaults
+        scenario: args.scenario,
     };
+    if cfg.blocks < cfg.scenario.min_blocks() {
+        bail!("the {} scenario needs --blocks {} or more", cfg.scenario, cfg.scenario.min_blocks());
+    }
     let summary = simulate_to_dir(&args.out, &cfg, args.xor)?;
     println!(
         "wrote {} blocks ({} transactions, {} addresses, {} bytes in {} files) to {}",
@@ -332,6 +339,9 @@ pub fn run_simulate(args: SimulateBtcArgs) -> anyhow::Result<()> {
     );
     println!("tip {} at height {}", summary.tip_hash, summary.tip_height);
     println!("ground truth in {}", summary.truth_file.display());
+    if let (Some(case), Some(tags)) = (&summary.case_file, &summary.tags_file) {
+        println!("case in {}, its tags in {}", case.display(), tags.display());
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::laundering::Case;
 use super::scenario::{Mix, Plan};
 use super::sign::sign_all;
 use super::truth::{AddressStats, GroundTruth};
@@ -120,12 +121,12 @@ impl World {
     }
 
     /// A fee rate in sat/vB, mostly low.
-    fn fee_rate(&mut self) -> u64 {
+    pub fn fee_rate(&mut self) -> u64 {
         [1, 1, 1, 2, 2, 3, 5, 8, 12, 20][self.rng.gen_range(0..10)]
     }
 
     /// Estimated virtual size of spending `utxo`.
-    fn input_vbytes(&self, utxo: &Utxo) -> u64 {
+    pub fn input_vbytes(&self, utxo: &Utxo) -> u64 {
         match self.wallet.slots[utxo.slot as usize].kind {
             Kind::P2pkh if utxo.p2pk => 114,
             Kind::P2pkh => 148,
@@ -393,7 +394,7 @@ impl World {
 }
 
 /// The largest value of the form {1, 2, 5} x 10^k not above `value` (at least 1).
-fn round_down(value: u64) -> u64 {
+pub(crate) fn round_down(value: u64) -> u64 {
     let mut unit = 1;
     while unit * 10 <= value {
         unit *= 10;
@@ -464,8 +465,9 @@ impl Generator {
         self.world.height += 1;
         let height = self.world.height;
         self.world.wallet.mature(height);
-        let drafts = self.draft_block();
+        let (drafts, scripted) = self.draft_block();
         let signed = sign_all(&self.world.secp, &self.world.wallet.slots, &drafts);
+        let scripted_txids: Vec<Txid> = signed[..scripted].iter().map(|(_, txid)| *txid).collect();
         let fees = drafts.iter().map(|d| d.fee).sum::<u64>();
         let mut txdata = Vec::with_capacity(signed.len() + 1);
         let mut txids = Vec::with_capacity(signed.len() + 1);
@@ -478,13 +480,16 @@ impl Generator {
             txids.push(txid);
         }
         self.world.peels.retain(|chain| chain.coin.is_some());
+        self.plan.confirmed(&scripted_txids);
         self.mine(txdata, txids);
     }
 
-    /// Drafts the block's transactions: the scenario's own, peel chain hops, then everyday traffic up to the target.
-    fn draft_block(&mut self) -> Vec<Draft> {
+    /// Drafts the block's transactions: the scenario's own (how many is the second value), peel chain hops, then
+    /// everyday traffic up to the target.
+    fn draft_block(&mut self) -> (Vec<Draft>, usize) {
         let w = &mut self.world;
         let mut drafts = self.plan.scripted(w);
+        let scripted = drafts.len();
         for index in 0..w.peels.len() {
             drafts.extend(w.peel_step(index));
         }
@@ -503,7 +508,7 @@ impl Generator {
                 None => misses += 1,
             }
         }
-        drafts
+        (drafts, scripted)
     }
 
     /// Records a signed draft: the figures of every address it touches, and its outputs as coins spendable from
@@ -606,8 +611,9 @@ impl Generator {
         coinbase
     }
 
-    /// The blocks and the ground truth of the chain built so far.
-    pub fn finish(self) -> (Vec<Block>, GroundTruth) {
+    /// The blocks and the ground truth of the chain built so far, with the scenario's case when it has one and
+    /// played it out.
+    pub fn finish(self) -> (Vec<Block>, GroundTruth, Option<Case>) {
         let tip = self.blocks.last().expect("the genesis block is always there");
         let mut truth = GroundTruth {
             tip_height: Height::new(u64::from(self.world.height)),
@@ -622,7 +628,8 @@ impl Generator {
         {
             truth.addresses.insert(address.clone(), stats.to_truth());
         }
-        (self.blocks, truth)
+        let case = self.plan.case(&self.world);
+        (self.blocks, truth, case)
     }
 }
 

@@ -10,10 +10,12 @@
 //! output), batch payouts with 20-100 outputs, consolidations of 20-60 inputs, peel chains that hop once a block,
 //! and CoinJoin-like transactions. Outputs become spendable one block after they confirm (coinbase outputs after
 //! 100), so transactions within a block never depend on each other. [`Scenario`] steers the one generator; see
-//! [`scenario`] for how to add one.
+//! [`scenario`] for how to add one. [`Scenario::Laundering`] adds a laundering case, with its tags and ground truth
+//! ([`Case`]).
 
 mod blkdir;
 mod gen;
+mod laundering;
 pub mod scenario;
 mod sign;
 mod truth;
@@ -28,6 +30,9 @@ use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 pub use blkdir::{write_blocks_dir, BlkDirLayout, BlkDirOptions, BlkRecord, CORE_MAX_FILE_SIZE};
+pub use laundering::{
+    AgreedPath, Case, CaseCoin, CaseTag, Deposit, MixedTx, MixerTruth, Offramp, Seed, Taint, TAGS_FILE,
+};
 pub use scenario::{ParseScenarioError, Scenario};
 pub use truth::{AddressTruth, GroundTruth};
 
@@ -61,6 +66,8 @@ pub struct SimChain {
     pub blocks: Vec<Block>,
     /// Ground truth of exactly these blocks.
     pub truth: GroundTruth,
+    /// The scenario's case, when it has one and the chain was long enough to play it out.
+    pub case: Option<Case>,
     config: SimConfig,
     /// Branch points this chain took: (fork height, branch seed), by height.
     forks: Vec<(u32, u64)>,
@@ -68,8 +75,8 @@ pub struct SimChain {
 
 /// Builds the chain `cfg` describes.
 pub fn build_chain(cfg: &SimConfig) -> SimChain {
-    let (blocks, truth) = replay(cfg, &[], cfg.blocks).finish();
-    SimChain { blocks, truth, config: cfg.clone(), forks: Vec::new() }
+    let (blocks, truth, case) = replay(cfg, &[], cfg.blocks).finish();
+    SimChain { blocks, truth, case, config: cfg.clone(), forks: Vec::new() }
 }
 
 /// Builds `len` valid blocks that fork from `chain` after `fork_height` (the first one's parent is
@@ -117,8 +124,8 @@ impl SimChain {
             self.blocks[fork].block_hash(),
             "replaying the chain must rebuild the block at the fork height"
         );
-        let (blocks, truth) = generator.finish();
-        SimChain { blocks, truth, config: self.config.clone(), forks }
+        let (blocks, truth, case) = generator.finish();
+        SimChain { blocks, truth, case, config: self.config.clone(), forks }
     }
 
     /// `fork_height` as an index into `blocks`, checked against the tip.
@@ -196,10 +203,15 @@ pub struct SimSummary {
     pub blocks_dir: PathBuf,
     /// The ground-truth file (`OUT/truth.json`).
     pub truth_file: PathBuf,
+    /// The scenario's case (`OUT/case.json`), when it has one.
+    pub case_file: Option<PathBuf>,
+    /// The case's tag file (`OUT/tags.jsonl`, JSON Lines), when it has one.
+    pub tags_file: Option<PathBuf>,
 }
 
 /// Builds the chain `cfg` describes and writes `out/blocks/blk*.dat` (out of height order, as Core's files are;
-/// with `xor`, obfuscated by a key drawn from the seed and stored in `out/blocks/xor.dat`) and `out/truth.json`.
+/// with `xor`, obfuscated by a key drawn from the seed and stored in `out/blocks/xor.dat`) and `out/truth.json`;
+/// for a scenario with a case also `out/case.json` and its tags, `out/tags.jsonl`.
 ///
 /// # Errors
 ///
@@ -211,6 +223,13 @@ pub fn simulate_to_dir(out: &Path, cfg: &SimConfig, xor: bool) -> Result<SimSumm
     let layout = write_blocks_dir(out, &chain.blocks, &options)?;
     let truth_file = out.join("truth.json");
     chain.truth.write_json(&truth_file)?;
+    let (mut case_file, mut tags_file) = (None, None);
+    if let Some(case) = &chain.case {
+        let (json, tags) = (out.join("case.json"), out.join(TAGS_FILE));
+        case.write_json(&json)?;
+        case.write_tags(&tags)?;
+        (case_file, tags_file) = (Some(json), Some(tags));
+    }
     Ok(SimSummary {
         blocks: chain.blocks.len() as u64,
         txs: chain.truth.tx_count,
@@ -222,6 +241,8 @@ pub fn simulate_to_dir(out: &Path, cfg: &SimConfig, xor: bool) -> Result<SimSumm
         xor_key,
         blocks_dir: out.join("blocks"),
         truth_file,
+        case_file,
+        tags_file,
     })
 }
 

@@ -13,9 +13,11 @@
 //!      builders on `World` (`payment`, `batch_payout`, `consolidation`, `coinjoin`, `peel_from`, and `pay` plus
 //!      `finish` for a custom shape), so a laundering case is a script of hops: seized wallet -> peel chain ->
 //!      mixer -> exchange deposit. Coins are spendable from the block after the one that creates them;
-//!    - `mix` may change the weights of everyday traffic.
-//! 3. Return it from `Scenario::plan`. Anything it must report (tags, the expected path) goes in a new optional
-//!    field of the ground truth, filled from the plan's state.
+//!    - `mix` may change the weights of everyday traffic;
+//!    - `confirmed` hears the txids of the transactions `scripted` returned, in order, once they are signed;
+//!    - `case` reports what the scenario played out (tags, the expected paths) once the chain is built.
+//! 3. Return it from `Scenario::plan`. The laundering case (module `sim::laundering`) is a worked example: its actors
+//!    are `Role::Scripted` owners, whose coins only the plan moves.
 //!
 //! A plan draws randomness only from `world.rng` and keeps its state in ordered collections, so a scenario chain
 //! stays a pure function of its seed and branches (`SimChain::with_branch`) replay it exactly.
@@ -25,7 +27,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use bitcoin::Txid;
+
 use super::gen::{Draft, World};
+use super::laundering::Case;
 
 /// Which scenario a simulated chain plays out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,16 +41,30 @@ pub enum Scenario {
     /// CoinJoin-like transactions over P2PKH, P2WPKH, P2TR, P2SH multisig, with the odd P2PK and OP_RETURN output.
     #[default]
     Basic,
+    /// Everyday traffic plus a laundering case: shut-down platforms whose hot wallets are later seized, peel chains,
+    /// a consolidation of tainted and clean coins, a CoinJoin, exchange deposit addresses swept into tagged hot
+    /// wallets, a cash-out network, a mixer and tainted coins left unspent. The case's tags and ground truth come
+    /// with the chain ([`crate::sim::SimChain::case`]); it needs [`Scenario::min_blocks`] blocks to play out.
+    Laundering,
 }
 
 impl Scenario {
     /// Every scenario, for help texts.
-    pub const ALL: &'static [Scenario] = &[Scenario::Basic];
+    pub const ALL: &'static [Scenario] = &[Scenario::Basic, Scenario::Laundering];
 
     /// The scenario's name as the command line spells it.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Basic => "basic",
+            Scenario::Laundering => "laundering",
+        }
+    }
+
+    /// The fewest blocks after genesis a chain needs to play the scenario out.
+    pub fn min_blocks(self) -> u32 {
+        match self {
+            Scenario::Basic => 0,
+            Scenario::Laundering => super::laundering::MIN_BLOCKS,
         }
     }
 
@@ -53,6 +72,7 @@ impl Scenario {
     pub(crate) fn plan(self) -> Box<dyn Plan> {
         match self {
             Scenario::Basic => Box::new(Everyday),
+            Scenario::Laundering => Box::new(super::laundering::Laundering::default()),
         }
     }
 }
@@ -119,6 +139,15 @@ pub(crate) trait Plan {
     /// The everyday mix for the block at `world.height`.
     fn mix(&self, world: &World) -> Mix {
         Mix::everyday(world)
+    }
+
+    /// The txids of the transactions the last `scripted` call returned, in the same order.
+    fn confirmed(&mut self, _txids: &[Txid]) {}
+
+    /// What the scenario played out, once the chain is built; `None` when it has nothing to report or the chain
+    /// ended before it was done.
+    fn case(&self, _world: &World) -> Option<Case> {
+        None
     }
 }
 

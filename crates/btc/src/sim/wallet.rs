@@ -37,6 +37,8 @@ pub(crate) enum Role {
     Service,
     /// Everyone else: pays, receives, peels, joins CoinJoins.
     User,
+    /// An actor of a scenario: only the scenario's plan moves its coins, and everyday traffic never pays it.
+    Scripted,
 }
 
 /// The secret material that spends a slot's coins.
@@ -129,6 +131,7 @@ impl Wallet {
             Role::Miner => self.miners.push(id),
             Role::Service => self.services.push(id),
             Role::User => self.users.push(id),
+            Role::Scripted => {}
         }
         self.new_slot(secp, rng, id);
         id
@@ -209,6 +212,14 @@ impl Wallet {
         let utxo = utxos.swap_remove(rng.gen_range(0..utxos.len()));
         self.spendable -= 1;
         Some(utxo)
+    }
+
+    /// Takes the coin of `owner` at `outpoint`, if the owner holds it.
+    pub fn take_outpoint(&mut self, owner: u32, outpoint: OutPoint) -> Option<Utxo> {
+        let utxos = &mut self.owners[owner as usize].utxos;
+        let index = utxos.iter().position(|u| u.outpoint == outpoint)?;
+        self.spendable -= 1;
+        Some(utxos.swap_remove(index))
     }
 
     /// Takes the largest coin of `owner` if it is worth at least `min`.
