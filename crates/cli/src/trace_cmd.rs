@@ -106,7 +106,8 @@ pub struct TraceArgs {
 #[serde(deny_unknown_fields)]
 pub struct TraceConfig {
     /// Token contracts whose issuer can freeze balances, so that holders of
-    /// them are flagged freezable [default: mainnet USDT and USDC].
+    /// them are flagged freezable [default: mainnet USDT and USDC]; the
+    /// `[eth] freezable_tokens` the indexer decodes count too.
     #[serde(default = "default_freezable_tokens")]
     pub freezable_tokens: Vec<String>,
 }
@@ -410,7 +411,9 @@ fn trace_eth(
     .map_err(anyhow::Error::msg)?;
     let flows = trace_account(&graph, &mut labels, asset, &ids, &params)?;
     let (symbol, decimals) = token_unit(&store, &asset_text)?;
-    let freezable = ctx.config.trace.freezable_tokens.iter().any(|t| t.eq_ignore_ascii_case(&asset_text));
+    let indexed_freezable = ctx.config.eth.freezable_tokens.iter().flatten();
+    let freezable =
+        ctx.config.trace.freezable_tokens.iter().chain(indexed_freezable).any(|t| t.eq_ignore_ascii_case(&asset_text));
     let case = Case {
         chain: "eth".into(),
         asset: graph.asset_text(asset)?,
