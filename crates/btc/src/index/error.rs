@@ -68,6 +68,12 @@ pub enum IndexError {
         /// The last height asked for.
         to: Height,
     },
+    /// A valid address the index has never seen.
+    #[error("address {0} is not in the index")]
+    UnknownAddress(String),
+    /// A cluster id that is no address id of the index.
+    #[error("unknown cluster id {0}")]
+    UnknownCluster(u64),
     /// A history cursor that this index did not hand out.
     #[error("invalid cursor {0:?}: pass the next_cursor of a previous page")]
     BadCursor(String),

@@ -4,8 +4,8 @@
 //! Coins are `btc_output` rows, a transaction's inputs are the outputs its
 //! `btc_tx` row says it spends, an address's coins are the outputs paying it
 //! among the transactions of its `btc_addr_history`, and a block window's
-//! transaction numbers come from `btc_block`. Txids are shown byte-reversed,
-//! as explorers show them.
+//! transaction numbers come from `btc_block`, and an address's cluster from
+//! `btc_cluster_of`. Txids are shown byte-reversed, as explorers show them.
 //!
 //! This is a read view for tracing; for the CLI's address and transaction
 //! pages (with paging and text output) see [`super::query`].
@@ -17,11 +17,12 @@ use bitcoin::{Network, Txid};
 use chainsleuth_core::{AddressId, BlockRef, ClusterId, Coin, Height, OutPoint, Sats, TxNum, UtxoGraph, UtxoTx};
 use chainsleuth_store::{Codec, Direction, Meta, Store};
 
+use super::cluster::clustered_height;
 use super::error::IndexError;
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, History, OutputRow, Outputs, TxByNum, TxNumByTxid, TxRow,
-    NETWORK_KEY,
+    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterLink, ClusterOf, History, OutputRow, Outputs, TxByNum,
+    TxNumByTxid, TxRow, NETWORK_KEY,
 };
 
 /// A read view of a Bitcoin store as a [`UtxoGraph`], for the network the
@@ -56,6 +57,16 @@ impl<'s> BtcGraph<'s> {
     /// The store it reads.
     pub fn store(&self) -> &'s Store {
         self.store
+    }
+
+    /// The cluster of `address` and the transaction that linked it there
+    /// (the evidence for a label inferred through the cluster); `None` when
+    /// it is in no cluster of two or more.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn cluster_link(&self, address: AddressId) -> Result<Option<ClusterLink>, IndexError> {
+        Ok(self.store.get::<ClusterOf>(&address)?)
     }
 
     fn tx_row(&self, num: TxNum) -> Result<TxRow, IndexError> {
@@ -162,7 +173,15 @@ impl UtxoGraph for BtcGraph<'_> {
         Ok((first.first_tx, TxNum(last.first_tx.0 + u64::from(last.tx_count))))
     }
 
-    fn cluster_of(&self, _address: AddressId) -> Result<Option<ClusterId>, IndexError> {
-        Ok(None)
+    fn cluster_of(&self, address: AddressId) -> Result<Option<ClusterId>, IndexError> {
+        if let Some(link) = self.store.get::<ClusterOf>(&address)? {
+            return Ok(Some(link.cluster));
+        }
+        // In no cluster: its own cluster of one, once clustering has reached
+        // the block it first appeared in.
+        let Some(clustered) = clustered_height(self.store)? else { return Ok(None) };
+        let first = self.store.scan::<History>(&address.encode(), None, Direction::Forward)?.next().transpose()?;
+        let ((_, _), row) = first.ok_or(IndexError::UnknownAddressId(address))?;
+        Ok((row.first_seen <= clustered).then_some(ClusterId(address.0)))
     }
 }

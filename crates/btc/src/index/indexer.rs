@@ -8,8 +8,9 @@
 //! seen before). Building the plan checks the block; only then is the batch
 //! built (block and transaction rows with their inputs, outputs, spent-by
 //! links, new addresses, history rows carrying the running totals, the id
-//! counters and the tip) and written. A fault found on the way leaves the
-//! store untouched.
+//! counters and the tip, and the clustering of the block buried
+//! [`ClusterOptions::depth`] below it, see [`super::cluster`]) and written. A
+//! fault found on the way leaves the store untouched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
 use super::cache::GenCache;
+use super::cluster::{cluster_through, clustered_height, ClusterOptions};
 use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
@@ -74,12 +76,14 @@ pub(crate) fn read_counter(store: &Store, key: &str) -> Result<Option<u64>, Inde
     }
 }
 
-/// What the indexer keeps in memory between blocks: the tip and the next ids.
+/// What the indexer keeps in memory between blocks: the tip, the next ids
+/// and the last block clustered.
 #[derive(Debug, Clone, Copy)]
 struct State {
     tip: Option<BlockRef>,
     next_tx: u64,
     next_addr: u64,
+    clustered: Option<Height>,
 }
 
 /// The Bitcoin indexer: writes each block's rows into the `btc` store and
@@ -91,10 +95,14 @@ struct State {
 /// never disagree with the store. (A coin leaves its cache when an input
 /// spends it, before the write: should the block fail, the coin is read
 /// back from the store.)
+///
+/// Each block's batch also clusters the block [`ClusterOptions::depth`]
+/// below it by the multi-input rule (see the crate's `SCHEMA.md`).
 #[derive(Debug)]
 pub struct BtcIndexer {
     store: Arc<Store>,
     state: Option<State>,
+    clustering: ClusterOptions,
     addresses: GenCache<AddrKey, AddressId>,
     totals: GenCache<AddressId, HistoryRow>,
     coins: GenCache<OutPoint, (TxNum, OutputRow)>,
@@ -129,13 +137,14 @@ struct SpentInput {
 
 /// A change set that records undo entries only when the block keeps its
 /// undo record; untracked blocks skip the copying.
-struct Writer<'s> {
+pub(super) struct Writer<'s> {
     batch: Batch<'s>,
     track: bool,
 }
 
 impl Writer<'_> {
-    fn create<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
+    /// Creates `key`, which did not exist.
+    pub(super) fn create<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
         if self.track {
             self.batch.insert::<T>(key, value)?;
         } else {
@@ -144,11 +153,27 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn change<T: Table>(&mut self, key: &T::Key, value: &T::Value, old: Option<&T::Value>) -> Result<(), IndexError> {
+    /// Sets `key`, whose value was `old` (`None`: absent).
+    pub(super) fn change<T: Table>(
+        &mut self,
+        key: &T::Key,
+        value: &T::Value,
+        old: Option<&T::Value>,
+    ) -> Result<(), IndexError> {
         if self.track {
             self.batch.update::<T>(key, value, old)?;
         } else {
             self.batch.put::<T>(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`, whose value was `old`.
+    pub(super) fn remove<T: Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), IndexError> {
+        if self.track {
+            self.batch.remove::<T>(key, old)?;
+        } else {
+            self.batch.delete::<T>(key)?;
         }
         Ok(())
     }
@@ -184,6 +209,7 @@ impl BtcIndexer {
         Ok(BtcIndexer {
             store,
             state: None,
+            clustering: ClusterOptions::default(),
             addresses: GenCache::new(DEFAULT_CACHE_CAPACITY),
             totals: GenCache::new(DEFAULT_CACHE_CAPACITY),
             coins: GenCache::new(DEFAULT_CACHE_CAPACITY),
@@ -196,6 +222,15 @@ impl BtcIndexer {
         self.addresses = GenCache::new(capacity);
         self.totals = GenCache::new(capacity);
         self.coins = GenCache::new(capacity);
+        self
+    }
+
+    /// Sets how deep a block must be before it is clustered, and the guard
+    /// size above which clusters are not merged. A store indexed with one
+    /// depth can be resumed with another: the next block clusters every
+    /// block up to its new depth, or none until it gets there.
+    pub fn with_clustering(mut self, clustering: ClusterOptions) -> BtcIndexer {
+        self.clustering = clustering;
         self
     }
 
@@ -218,6 +253,7 @@ impl BtcIndexer {
             tip: self.store.tip()?,
             next_tx: read_counter(&self.store, NEXT_TX_KEY)?.unwrap_or(0),
             next_addr: read_counter(&self.store, NEXT_ADDR_KEY)?.unwrap_or(0),
+            clustered: clustered_height(&self.store)?,
         };
         self.state = Some(state);
         Ok(state)
@@ -238,12 +274,12 @@ impl BtcIndexer {
         plan.link_spends()?;
         plan.account()?;
         let old_totals = self.old_totals(&plan, state.next_addr)?;
-        let (batch, totals) = self.build_batch(&plan, &b.header, &old_totals, state, undo)?;
+        let Built { batch, totals, clustered } = self.build_batch(&plan, &b.header, &old_totals, state, undo)?;
         self.store.write(batch)?;
 
         // Written: the caches follow the store.
         let next_tx = plan.first_tx + u64::from(plan.tx_count);
-        self.state = Some(State { tip: Some(plan.block_ref()), next_tx, next_addr: plan.next_addr });
+        self.state = Some(State { tip: Some(plan.block_ref()), next_tx, next_addr: plan.next_addr, clustered });
         for addr in plan.addrs.iter().filter(|addr| !addr.cached) {
             if let Some(id) = addr.id {
                 self.addresses.insert(addr.key, id);
@@ -415,7 +451,8 @@ impl BtcIndexer {
         Ok(old_of)
     }
 
-    /// The block's batch, and each touched address's new running totals. Each table's rows go
+    /// The block's batch, each touched address's new running totals and the
+    /// height clustered through. Each table's rows go
     /// in in key order, which lets RocksDB insert each next key into its
     /// memtable from where the previous one went instead of from the top.
     fn build_batch(
@@ -425,7 +462,7 @@ impl BtcIndexer {
         old_totals: &FxHashMap<AddressId, HistoryRow>,
         state: State,
         undo: UndoPolicy,
-    ) -> Result<(Batch<'_>, Vec<(AddressId, HistoryRow)>), IndexError> {
+    ) -> Result<Built<'_>, IndexError> {
         let (height, first_tx) = (plan.height, TxNum(plan.first_tx));
         let block_ref = plan.block_ref();
         let mut w = Writer { batch: self.store.batch(), track: undo.keep };
@@ -499,6 +536,8 @@ impl BtcIndexer {
             totals.push((id, running));
         }
 
+        let clustered = cluster_through(&self.store, &mut w, height, state.clustered, self.clustering)?;
+
         let counter = |value: u64| value.to_be_bytes().to_vec();
         let next_tx = plan.first_tx + u64::from(plan.tx_count);
         let old_next_tx = state.tip.is_some().then(|| counter(state.next_tx));
@@ -514,8 +553,17 @@ impl BtcIndexer {
         } else if let Some(prune) = undo.prune {
             batch.delete::<Undo>(&prune.get())?;
         }
-        Ok((batch, totals))
+        Ok(Built { batch, totals, clustered })
     }
+}
+
+/// A block's batch, ready to write, and what the indexer keeps once it is.
+struct Built<'s> {
+    batch: Batch<'s>,
+    /// Each touched address's new running totals.
+    totals: Vec<(AddressId, HistoryRow)>,
+    /// The height clustered through.
+    clustered: Option<Height>,
 }
 
 /// A block worked out before anything is written: its transactions, each

@@ -1,5 +1,6 @@
 //! Reading the index back: an address's summary and paged history, a
-//! transaction with its inputs and outputs, the store's status.
+//! transaction with its inputs and outputs, an address's cluster with its
+//! members paged, the store's status.
 //!
 //! Every function takes a [`Store`] opened either way, so the CLI and the
 //! HTTP API can answer from a read-only store beside a running indexer.
@@ -9,16 +10,18 @@ use std::str::FromStr;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, Txid};
-use chainsleuth_core::{AddressId, Height, Sats, TxNum};
+use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
 use chainsleuth_store::{Codec, Direction, Meta, Store};
 use serde::Serialize;
 
+pub use super::cluster::clustered_height;
 use super::error::IndexError;
 use super::indexer::{check_network, read_counter};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, History, HistoryRow, OutputRow, Outputs, Spend, TxByNum, TxNumByTxid,
-    TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY,
+    AddrIdByKey, AddrKeyById, BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink, ClusterMembers,
+    ClusterOf, ClusterSize, History, HistoryRow, OutputRow, Outputs, Spend, TxByNum, TxNumByTxid, TxRow, NETWORK_KEY,
+    NEXT_ADDR_KEY, NEXT_TX_KEY,
 };
 
 /// The most rows one history page returns.
@@ -125,6 +128,44 @@ pub struct TxView {
     pub outputs: Vec<TxOutputView>,
     /// Inputs minus outputs, in satoshi; `None` for a coinbase.
     pub fee: Option<Sats>,
+}
+
+/// One address of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterMember {
+    /// The address.
+    pub address: String,
+    /// The transaction that first spent from it together with another
+    /// address: the evidence that it belongs here. `None` in a cluster of one.
+    pub linked_by: Option<Txid>,
+}
+
+/// The id of a cluster that was merged into another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterAliasView {
+    /// The old id; it still resolves to the cluster it was merged into.
+    pub id: ClusterId,
+    /// The transaction whose inputs merged it.
+    pub merged_by: Txid,
+}
+
+/// A cluster of addresses believed to share an owner, with one page of its
+/// members in address id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    /// The cluster's id: the address id of its first member.
+    pub id: ClusterId,
+    /// How many addresses it holds.
+    pub size: u64,
+    /// One page of its members.
+    pub members: Vec<ClusterMember>,
+    /// Pass this to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// The ids of clusters merged into it (at most [`MAX_PAGE`]).
+    pub aliases: Vec<ClusterAliasView>,
+    /// The last block clustered: transactions above it have not been
+    /// looked at yet. `None` before the first.
+    pub clustered_height: Option<Height>,
 }
 
 /// What the Bitcoin store holds.
@@ -364,6 +405,113 @@ pub fn tx(store: &Store, txid: &str, network: Network) -> Result<TxView, IndexEr
         inputs: input_views,
         outputs: output_views,
         fee,
+    })
+}
+
+/// The cluster an address belongs to: its [`ClusterLink`] (cluster id and
+/// the transaction that linked it), or `None` for an address in a cluster of
+/// one (or one the clustering has not reached).
+///
+/// # Errors
+/// Store errors.
+pub fn cluster_link(store: &Store, address: AddressId) -> Result<Option<ClusterLink>, IndexError> {
+    Ok(store.get::<ClusterOf>(&address)?)
+}
+
+/// Why the inputs of transaction `tx` were not merged, if they were not for
+/// a reason (a CoinJoin shape, the super-cluster guard).
+///
+/// # Errors
+/// Store errors.
+pub fn cluster_flag(store: &Store, tx: TxNum) -> Result<Option<ClusterFlag>, IndexError> {
+    Ok(store.get::<ClusterFlags>(&tx)?)
+}
+
+/// The address id that `query` names: a cluster id (decimal digits, an
+/// address id whose cluster is wanted) or an address of `network`.
+fn cluster_subject(store: &Store, query: &str, network: Network) -> Result<AddressId, IndexError> {
+    let text = query.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let unknown = || IndexError::UnknownCluster(text.parse().unwrap_or(u64::MAX));
+        let id = AddressId(text.parse().map_err(|_| unknown())?);
+        return match store.get::<AddrKeyById>(&id)? {
+            Some(_) => Ok(id),
+            None => Err(unknown()),
+        };
+    }
+    let key = parse_address(store, text, network)?;
+    store.get::<AddrIdByKey>(&key)?.ok_or_else(|| IndexError::UnknownAddress(key.to_text(network)))
+}
+
+/// The cluster named by `query` (an address, or a cluster id in decimal;
+/// an old id resolves to the cluster it was merged into) with one page of
+/// up to `limit` members (clamped to 1..=[`MAX_PAGE`]) from `cursor` (a
+/// `next_cursor` of an earlier page), and its aliases. Addresses are
+/// written for `network`. An address in no cluster is a cluster of one.
+///
+/// # Errors
+/// [`IndexError::InvalidAddress`], [`IndexError::UnknownAddress`],
+/// [`IndexError::UnknownCluster`], [`IndexError::BadCursor`]; store errors.
+pub fn cluster(
+    store: &Store,
+    query: &str,
+    network: Network,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<ClusterView, IndexError> {
+    let subject = cluster_subject(store, query, network)?;
+    let from = cursor.map(decode_cursor).transpose()?.map(|tx| AddressId(tx.0));
+    let id = store.get::<ClusterOf>(&subject)?.map_or(subject, |link| AddressId(link.cluster.0));
+    let limit = limit.clamp(1, MAX_PAGE);
+    let size = store.get::<ClusterSize>(&id)?;
+    let mut next_cursor = None;
+    let members: Vec<AddressId> = match size {
+        None => from.is_none_or(|from| from <= id).then_some(id).into_iter().collect(),
+        Some(_) => {
+            let start = from.map(|from| (id, from).encode());
+            let mut members = Vec::with_capacity(limit + 1);
+            for row in store.scan::<ClusterMembers>(&id.encode(), start.as_deref(), Direction::Forward)? {
+                let ((_, member), ()) = row?;
+                if members.len() == limit {
+                    next_cursor = Some(encode_cursor(TxNum(member.0)));
+                    break;
+                }
+                members.push(member);
+            }
+            members
+        }
+    };
+    let texts = address_texts(store, &members, network)?;
+    let links = store.multi_get::<ClusterOf>(&members)?;
+    let link_nums: Vec<TxNum> = links.iter().flatten().map(|link| link.tx).collect();
+    let mut link_txs = tx_rows(store, &link_nums)?.into_iter();
+    let members = texts
+        .into_iter()
+        .zip(links)
+        .map(|(address, link)| ClusterMember {
+            address,
+            linked_by: link.and_then(|_| link_txs.next()).map(|row| Txid::from_byte_array(row.txid)),
+        })
+        .collect();
+
+    let mut aliases: Vec<(AddressId, TxNum)> = Vec::new();
+    for row in store.scan::<ClusterAlias>(&id.encode(), None, Direction::Forward)?.take(MAX_PAGE) {
+        let ((_, old), merged_by) = row?;
+        aliases.push((old, merged_by));
+    }
+    let merge_txs = tx_rows(store, &aliases.iter().map(|(_, tx)| *tx).collect::<Vec<_>>())?;
+    let aliases = aliases
+        .iter()
+        .zip(merge_txs)
+        .map(|((old, _), row)| ClusterAliasView { id: ClusterId(old.0), merged_by: Txid::from_byte_array(row.txid) })
+        .collect();
+    Ok(ClusterView {
+        id: ClusterId(id.0),
+        size: size.unwrap_or(1),
+        members,
+        next_cursor,
+        aliases,
+        clustered_height: clustered_height(store)?,
     })
 }
 

@@ -5,9 +5,10 @@
 //! the store small. `SCHEMA.md` beside this crate documents every table;
 //! a test keeps the two in step.
 
-use chainsleuth_core::{AddressId, Height, Sats, TxNum};
+use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
 use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Table};
 
+use super::coinjoin::CoinJoinKind;
 use super::script::AddrKey;
 
 tables! {
@@ -31,12 +32,26 @@ tables! {
     /// the address's running totals after that transaction: an address's
     /// summary is its newest row.
     History("btc_addr_history"): (AddressId, TxNum) => HistoryRow;
+    /// The cluster of every address in a cluster of two or more, with the
+    /// transaction that first linked it to another address. Written by the
+    /// block that clusters the linking transaction; undone by its undo record.
+    ClusterOf("btc_cluster_of"): AddressId => ClusterLink;
+    /// The members of every cluster of two or more, by `(cluster id, address
+    /// id)`.
+    ClusterMembers("btc_cluster_members"): (AddressId, AddressId) => ();
+    /// The size of every live cluster of two or more.
+    ClusterSize("btc_cluster_size"): AddressId => u64;
+    /// The ids of clusters merged into a cluster, by `(cluster id, old id)`,
+    /// with the merging transaction.
+    ClusterAlias("btc_cluster_alias"): (AddressId, AddressId) => TxNum;
+    /// Transactions whose inputs were not merged, with the reason.
+    ClusterFlags("btc_cluster_flag"): TxNum => ClusterFlag;
 }
 
 /// The Bitcoin store's schema: its name, layout version and tables.
 pub static SCHEMA: Schema = Schema {
     name: "btc",
-    format: 2,
+    format: 3,
     tables: &[
         BlockByHeight::NAME,
         HeightByHash::NAME,
@@ -46,6 +61,11 @@ pub static SCHEMA: Schema = Schema {
         AddrIdByKey::NAME,
         AddrKeyById::NAME,
         History::NAME,
+        ClusterOf::NAME,
+        ClusterMembers::NAME,
+        ClusterSize::NAME,
+        ClusterAlias::NAME,
+        ClusterFlags::NAME,
     ],
     digest_excludes: &[],
 };
@@ -56,6 +76,8 @@ pub const NEXT_TX_KEY: &str = "btc_next_tx_num";
 pub const NEXT_ADDR_KEY: &str = "btc_next_address_id";
 /// `meta` key of the network the store indexes (its name, utf-8).
 pub const NETWORK_KEY: &str = "btc_network";
+/// `meta` key of the height of the last block clustered (`u64be`).
+pub const CLUSTERED_KEY: &str = "btc_clustered_height";
 
 /// Appends `value` as an unsigned LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -268,6 +290,71 @@ impl Codec for HistoryRow {
     }
 }
 
+/// Where an address sits in the clusters: `cluster:varint ‖ tx:varint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterLink {
+    /// Its cluster.
+    pub cluster: ClusterId,
+    /// The transaction that first spent it together with another address:
+    /// the evidence that linked it.
+    pub tx: TxNum,
+}
+
+impl Codec for ClusterLink {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.cluster.0);
+        put_varint(out, self.tx.0);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(ClusterLink { cluster: ClusterId(get_varint(input)?), tx: TxNum(get_varint(input)?) })
+    }
+}
+
+/// Why a transaction's input addresses were not merged: `reason:u8 ‖
+/// [cluster:varint ‖ cluster:varint]`. Reasons 1-5 are the CoinJoin shapes
+/// (Whirlpool, Wasabi 2, Wasabi 1, BlockSci's rule, JoinMarket); 16 is the
+/// super-cluster guard, followed by the two largest clusters it would have
+/// merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterFlag {
+    /// The transaction has a CoinJoin's shape.
+    CoinJoin(CoinJoinKind),
+    /// It would have merged two clusters each larger than the guard size.
+    SuperCluster {
+        /// The largest cluster among its inputs' clusters.
+        largest: ClusterId,
+        /// The second largest.
+        second: ClusterId,
+    },
+}
+
+const SUPER_CLUSTER: u8 = 16;
+
+impl Codec for ClusterFlag {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        match self {
+            ClusterFlag::CoinJoin(kind) => {
+                let code = CoinJoinKind::ALL.iter().position(|k| k == kind).expect("ALL lists every kind");
+                out.push(code as u8 + 1);
+            }
+            ClusterFlag::SuperCluster { largest, second } => {
+                out.push(SUPER_CLUSTER);
+                put_varint(out, largest.0);
+                put_varint(out, second.0);
+            }
+        }
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        let code = u8::decode_from(input)?;
+        if code == SUPER_CLUSTER {
+            let largest = ClusterId(get_varint(input)?);
+            return Ok(ClusterFlag::SuperCluster { largest, second: ClusterId(get_varint(input)?) });
+        }
+        let kind = usize::from(code).checked_sub(1).and_then(|i| CoinJoinKind::ALL.get(i));
+        kind.map(|kind| ClusterFlag::CoinJoin(*kind)).ok_or(CodecError::Invalid { what: "cluster flag" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +395,19 @@ mod tests {
             tx_count: 9,
             first_seen: Height::new(7),
         });
+    }
+
+    #[test]
+    fn cluster_rows_round_trip() {
+        round_trip(ClusterLink { cluster: ClusterId(0), tx: TxNum(0) });
+        round_trip(ClusterLink { cluster: ClusterId(u64::MAX), tx: TxNum(1 << 40) });
+        for kind in CoinJoinKind::ALL {
+            round_trip(ClusterFlag::CoinJoin(kind));
+        }
+        round_trip(ClusterFlag::SuperCluster { largest: ClusterId(3), second: ClusterId(1 << 33) });
+        assert!(ClusterFlag::decode(&[0]).is_err());
+        assert!(ClusterFlag::decode(&[6]).is_err());
+        assert!(ClusterFlag::decode(&[SUPER_CLUSTER, 1]).is_err());
     }
 
     #[test]

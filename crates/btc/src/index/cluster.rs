@@ -1,0 +1,346 @@
+//! Multi-input clustering, kept by the indexer: all distinct input
+//! addresses of a transaction share an owner (Nakamoto's white paper,
+//! section 10; Meiklejohn et al., "A Fistful of Bitcoins", IMC 2013),
+//! except in transactions shaped like CoinJoins (see [`super::coinjoin`]),
+//! whose inputs belong to several owners on purpose.
+//!
+//! When [`BtcIndexer`](super::BtcIndexer) writes block `h` it also clusters
+//! block `h - depth` (every block not yet clustered up to there, after a
+//! change of depth), reading that block's transactions back from the store,
+//! and puts the changes into block `h`'s batch with undo entries like every
+//! other row. A reorg shallower than the depth unwinds and re-clusters the
+//! same, buried block, leaving the clusters as they were; a deeper one
+//! unwinds them with the blocks that clustered them. The tables are in the
+//! crate's `SCHEMA.md`:
+//!
+//! - a cluster's id is the address id of its first member: the keeper of a
+//!   merge is the larger cluster (on a tie, the smaller id), every member of
+//!   the other is re-pointed (small to large, so an address moves at most
+//!   `log2(n)` times) and the other's id stays listed as an alias; since it
+//!   is the id of one of the members, it still resolves;
+//! - an address in no cluster has no rows: it is its own cluster of one;
+//! - a transaction that would merge two clusters each larger than the guard
+//!   size is flagged and merges nothing (one wrong link between two large
+//!   entities, say an exchange and a payment processor, would otherwise
+//!   merge them), as is every CoinJoin.
+//!
+//! This is not change-address clustering, which guesses far more often.
+
+use std::collections::BTreeMap;
+
+use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
+use chainsleuth_store::{Codec, Direction, Meta, Store, Table};
+
+use super::coinjoin::{self, TxShape};
+use super::error::IndexError;
+use super::indexer::Writer;
+use super::tables::{
+    BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink, ClusterMembers, ClusterOf, ClusterSize,
+    Outputs, TxByNum, CLUSTERED_KEY,
+};
+
+/// Blocks a block waits below the tip before it is clustered, by default.
+pub const DEFAULT_CLUSTER_DEPTH: u64 = 6;
+/// The size above which two clusters are not merged, by default.
+pub const DEFAULT_GUARD_SIZE: u64 = 10_000;
+
+/// How the indexer clusters addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// Block `h` clusters block `h - depth` (at least 1: a block's own rows
+    /// are not in the store while its batch is built). Reorgs shallower
+    /// than this leave the clusters untouched.
+    pub depth: u64,
+    /// A transaction that would merge two clusters each larger than this is
+    /// flagged and not merged.
+    pub guard_size: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions { depth: DEFAULT_CLUSTER_DEPTH, guard_size: DEFAULT_GUARD_SIZE }
+    }
+}
+
+/// The height of the last block clustered, if any.
+///
+/// # Errors
+/// [`IndexError::Corrupt`] for a malformed counter; store errors.
+pub fn clustered_height(store: &Store) -> Result<Option<Height>, IndexError> {
+    Ok(super::indexer::read_counter(store, CLUSTERED_KEY)?.map(Height::new))
+}
+
+/// Clusters every block from the one after `clustered` up to `tip - depth`
+/// into `w`, and records how far it got. Returns the new clustered height.
+///
+/// # Errors
+/// [`IndexError::Corrupt`] when a block's rows are missing; store errors.
+pub(super) fn cluster_through(
+    store: &Store,
+    w: &mut Writer<'_>,
+    tip: Height,
+    clustered: Option<Height>,
+    opts: ClusterOptions,
+) -> Result<Option<Height>, IndexError> {
+    let Some(target) = tip.get().checked_sub(opts.depth.max(1)).map(Height::new) else { return Ok(clustered) };
+    let first = clustered.map_or(Height::GENESIS, Height::next);
+    if first > target {
+        return Ok(clustered);
+    }
+    let mut clusters = Clusters::new(store, opts.guard_size);
+    for height in first.get()..=target.get() {
+        clusters.cluster_block(Height::new(height))?;
+    }
+    clusters.flush(w)?;
+    let counter = |height: Height| height.get().to_be_bytes().to_vec();
+    w.change::<Meta>(&CLUSTERED_KEY.to_owned(), &counter(target), clustered.map(counter).as_ref())?;
+    Ok(Some(target))
+}
+
+/// One key's value in the store (`old`) and as a clustering pass left it.
+struct Change<V> {
+    old: Option<V>,
+    now: Option<V>,
+}
+
+impl<V: Clone> Change<V> {
+    fn unchanged(value: Option<V>) -> Self {
+        Change { old: value.clone(), now: value }
+    }
+}
+
+/// The rows of one table that a clustering pass touches. Each key is
+/// written once, at the end, with its old value for the undo record.
+struct Staged<T: Table> {
+    rows: BTreeMap<T::Key, Change<T::Value>>,
+}
+
+impl<T: Table> Staged<T>
+where
+    T::Key: Ord + Clone,
+    T::Value: Clone + PartialEq,
+{
+    fn new() -> Self {
+        Staged { rows: BTreeMap::new() }
+    }
+
+    /// Reads the keys not staged yet with one `multi_get`.
+    fn prefetch(&mut self, store: &Store, keys: &[T::Key]) -> Result<(), IndexError> {
+        let missing: Vec<T::Key> = keys.iter().filter(|key| !self.rows.contains_key(key)).cloned().collect();
+        for (key, value) in missing.iter().zip(store.multi_get::<T>(&missing)?) {
+            self.rows.insert(key.clone(), Change::unchanged(value));
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, store: &Store, key: &T::Key) -> Result<&mut Change<T::Value>, IndexError> {
+        if !self.rows.contains_key(key) {
+            self.rows.insert(key.clone(), Change::unchanged(store.get::<T>(key)?));
+        }
+        Ok(self.rows.get_mut(key).expect("inserted above"))
+    }
+
+    fn get(&mut self, store: &Store, key: &T::Key) -> Result<Option<T::Value>, IndexError> {
+        Ok(self.entry(store, key)?.now.clone())
+    }
+
+    fn set(&mut self, store: &Store, key: &T::Key, value: Option<T::Value>) -> Result<(), IndexError> {
+        self.entry(store, key)?.now = value;
+        Ok(())
+    }
+
+    fn flush(self, w: &mut Writer<'_>) -> Result<(), IndexError> {
+        for (key, Change { old, now }) in self.rows {
+            match (old, now) {
+                (None, Some(new)) => w.create::<T>(&key, &new)?,
+                (Some(old), Some(new)) if old != new => w.change::<T>(&key, &new, Some(&old))?,
+                (Some(old), None) => w.remove::<T>(&key, &old)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Table<Key = (AddressId, AddressId)>> Staged<T>
+where
+    T::Value: Clone + PartialEq,
+{
+    /// The rows under `first` (a cluster's members or aliases), as staged.
+    fn under(&self, store: &Store, first: AddressId) -> Result<Vec<(AddressId, T::Value)>, IndexError> {
+        let mut rows: BTreeMap<AddressId, T::Value> = BTreeMap::new();
+        for row in store.scan::<T>(&first.encode(), None, Direction::Forward)? {
+            let ((_, second), value) = row?;
+            rows.insert(second, value);
+        }
+        for ((_, second), Change { now, .. }) in self.rows.range((first, AddressId(0))..=(first, AddressId(u64::MAX))) {
+            match now {
+                Some(value) => rows.insert(*second, value.clone()),
+                None => rows.remove(second),
+            };
+        }
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// One clustering pass: the cluster tables as it changes them.
+struct Clusters<'s> {
+    store: &'s Store,
+    guard_size: u64,
+    of: Staged<ClusterOf>,
+    members: Staged<ClusterMembers>,
+    sizes: Staged<ClusterSize>,
+    aliases: Staged<ClusterAlias>,
+    /// New flags (a transaction is clustered once, so its key is new).
+    flags: Vec<(TxNum, ClusterFlag)>,
+}
+
+impl<'s> Clusters<'s> {
+    fn new(store: &'s Store, guard_size: u64) -> Self {
+        Clusters {
+            store,
+            guard_size,
+            of: Staged::new(),
+            members: Staged::new(),
+            sizes: Staged::new(),
+            aliases: Staged::new(),
+            flags: Vec::new(),
+        }
+    }
+
+    /// Clusters the transactions of block `height`: reads its transaction
+    /// rows, the coins its multi-input transactions spend (one `multi_get`
+    /// each) and the outputs of those with two or more input addresses.
+    fn cluster_block(&mut self, height: Height) -> Result<(), IndexError> {
+        let store = self.store;
+        let block = store
+            .get::<BlockByHeight>(&height)?
+            .ok_or_else(|| IndexError::Corrupt(format!("block {height} is to be clustered but has no row")))?;
+        // The coinbase spends nothing.
+        let nums: Vec<TxNum> = (1..u64::from(block.tx_count)).map(|i| TxNum(block.first_tx.0 + i)).collect();
+        let mut txs = Vec::new();
+        for (num, row) in nums.iter().zip(store.multi_get::<TxByNum>(&nums)?) {
+            let row =
+                row.ok_or_else(|| IndexError::Corrupt(format!("tx number {num} of block {height} has no row")))?;
+            // A single input names a single address: nothing to merge.
+            if row.spends.len() >= 2 {
+                txs.push((*num, row.spends));
+            }
+        }
+        let keys: Vec<(TxNum, u32)> =
+            txs.iter().flat_map(|(_, spends)| spends.iter().map(|s| (s.tx, s.index))).collect();
+        let coins = store.multi_get::<Outputs>(&keys)?;
+        let mut ids: Vec<AddressId> = coins.iter().flatten().filter_map(|coin| coin.address).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.of.prefetch(store, &ids)?;
+
+        let mut coins = coins.into_iter().zip(&keys);
+        for (num, spends) in txs {
+            let mut values = Vec::with_capacity(spends.len());
+            let mut addresses = Vec::with_capacity(spends.len());
+            for (coin, (tx, vout)) in coins.by_ref().take(spends.len()) {
+                let coin =
+                    coin.ok_or_else(|| IndexError::Corrupt(format!("tx {num} spends {tx}:{vout}, which has no row")))?;
+                values.push(coin.value);
+                addresses.extend(coin.address);
+            }
+            addresses.sort_unstable();
+            addresses.dedup();
+            if addresses.len() < 2 {
+                continue;
+            }
+            let outputs: Vec<Sats> = store
+                .scan::<Outputs>(&num.encode(), None, Direction::Forward)?
+                .map(|row| row.map(|(_, out)| out.value))
+                .collect::<Result<_, _>>()?;
+            let shape = TxShape { inputs: &values, input_addresses: addresses.len(), outputs: &outputs };
+            if let Some(kind) = coinjoin::detect(&shape) {
+                self.flags.push((num, ClusterFlag::CoinJoin(kind)));
+                continue;
+            }
+            self.merge(num, &addresses)?;
+        }
+        Ok(())
+    }
+
+    /// Merges the clusters of `addresses` (distinct, two or more), linked by
+    /// transaction `tx`.
+    fn merge(&mut self, tx: TxNum, addresses: &[AddressId]) -> Result<(), IndexError> {
+        let store = self.store;
+        // (size, id) of each distinct cluster; an address without a row is
+        // its own cluster of one.
+        let mut clusters: Vec<(u64, AddressId)> = Vec::new();
+        for &address in addresses {
+            let (id, linked) = match self.of.get(store, &address)? {
+                Some(link) => (AddressId(link.cluster.0), true),
+                None => (address, false),
+            };
+            if clusters.iter().any(|&(_, known)| known == id) {
+                continue;
+            }
+            let size = match linked {
+                true => self
+                    .sizes
+                    .get(store, &id)?
+                    .ok_or_else(|| IndexError::Corrupt(format!("cluster {id} has no size")))?,
+                false => 1,
+            };
+            clusters.push((size, id));
+        }
+        if clusters.len() < 2 {
+            return Ok(());
+        }
+        // Largest first; on a tie the smaller id first, so it keeps its id.
+        clusters.sort_unstable_by_key(|&(size, id)| (std::cmp::Reverse(size), id));
+        let (keeper_size, keeper) = clusters[0];
+        if clusters[1].0 > self.guard_size {
+            let largest = ClusterId(keeper.0);
+            self.flags.push((tx, ClusterFlag::SuperCluster { largest, second: ClusterId(clusters[1].1 .0) }));
+            return Ok(());
+        }
+        let keeper_link = ClusterLink { cluster: ClusterId(keeper.0), tx };
+        if keeper_size == 1 {
+            self.of.set(store, &keeper, Some(keeper_link))?;
+            self.members.set(store, &(keeper, keeper), Some(()))?;
+        }
+        let mut total = keeper_size;
+        for &(size, id) in &clusters[1..] {
+            total += size;
+            let members = if size == 1 {
+                vec![id]
+            } else {
+                self.members.under(store, id)?.into_iter().map(|(member, ())| member).collect()
+            };
+            for member in members {
+                // A member keeps the transaction that first linked it.
+                let linked_by = self.of.get(store, &member)?.map_or(tx, |link| link.tx);
+                self.of.set(store, &member, Some(ClusterLink { tx: linked_by, ..keeper_link }))?;
+                if size > 1 {
+                    self.members.set(store, &(id, member), None)?;
+                }
+                self.members.set(store, &(keeper, member), Some(()))?;
+            }
+            if size > 1 {
+                self.sizes.set(store, &id, None)?;
+                for (old, merged_by) in self.aliases.under(store, id)? {
+                    self.aliases.set(store, &(id, old), None)?;
+                    self.aliases.set(store, &(keeper, old), Some(merged_by))?;
+                }
+                self.aliases.set(store, &(keeper, id), Some(tx))?;
+            }
+        }
+        self.sizes.set(store, &keeper, Some(total))
+    }
+
+    fn flush(self, w: &mut Writer<'_>) -> Result<(), IndexError> {
+        self.of.flush(w)?;
+        self.members.flush(w)?;
+        self.sizes.flush(w)?;
+        self.aliases.flush(w)?;
+        for (tx, flag) in &self.flags {
+            w.create::<ClusterFlags>(tx, flag)?;
+        }
+        Ok(())
+    }
+}
