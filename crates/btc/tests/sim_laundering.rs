@@ -178,6 +178,7 @@ fn chain_is_valid_and_the_case_matches_it() {
     assert!(path.reached.value < path.seed.value && path.reached.value.0 > 0);
     let cash = case.offramps.iter().find(|o| o.category == "cash_out_network").unwrap();
     assert_eq!(cash.tagged, vec![path.reached.address.clone()]);
+    assert_eq!((&cash.reached, cash.agreed_amount), (&cash.tagged, path.reached.value));
     assert_eq!(chain.truth.addresses[&path.reached.address].received, path.reached.value);
 
     // Exchanges: every deposit is swept with a coin of the tagged hot wallet into it.
@@ -207,9 +208,12 @@ fn chain_is_valid_and_the_case_matches_it() {
         assert!(spenders.contains(&exchange.tagged[0]), "the hot wallet co-spends with its deposits");
         assert_eq!(sweep.output.len(), 1);
         assert_eq!(address_of(&sweep.output[0].script_pubkey).as_ref(), Some(&exchange.tagged[0]));
-        for address in &exchange.reached {
-            assert!(exchange.tagged.contains(address) || exchange.deposits.iter().any(|d| &d.coin.address == address));
-        }
+        let full: Vec<&CaseCoin> =
+            exchange.deposits.iter().filter(|d| d.taint == Taint::Full).map(|d| &d.coin).collect();
+        let mut reached: Vec<String> = full.iter().map(|c| c.address.clone()).collect();
+        reached.sort();
+        assert_eq!(exchange.reached, reached);
+        assert_eq!(exchange.agreed_amount, Sats(full.iter().map(|c| c.value.0).sum()));
     }
 
     // The mixer keeps what it was paid; the tainted coins left unspent are unspent.

@@ -141,9 +141,14 @@ pub struct Offramp {
     pub deposits: Vec<Deposit>,
     /// The transactions that swept the deposits into the tagged hot wallet.
     pub sweeps: Vec<Txid>,
-    /// The addresses of the entity that taint reaches under every model, sorted: its tainted deposit addresses and
-    /// its tagged addresses.
+    /// The addresses of the entity where every model delivers the same taint, sorted: the deposit addresses paid
+    /// coins tainted in full (a tracer that attributes deposits to their exchange stops there; one that does not
+    /// follows the sweeps into the tagged hot wallet, where the models disagree), or the cash-out network's tagged
+    /// address at the end of the agreed path. Deposits of [`Taint::Partial`] coins get a share that depends on the
+    /// model (none at all under some).
     pub reached: Vec<String>,
+    /// The taint every model delivers to `reached`: the sum of the coins paid there.
+    pub agreed_amount: Sats,
 }
 
 /// The mixer and the tainted coins paid into it.
@@ -606,10 +611,10 @@ impl Laundering {
             .iter()
             .map(|(n, taint)| Deposit { coin: self.case_coin(world, n), taint: *taint })
             .collect();
-        let mut reached: Vec<String> =
-            deposits.iter().filter(|d| d.taint != Taint::Clean).map(|d| d.coin.address.clone()).collect();
-        reached.push(hot.clone());
+        let full: Vec<&CaseCoin> = deposits.iter().filter(|d| d.taint == Taint::Full).map(|d| &d.coin).collect();
+        let mut reached: Vec<String> = full.iter().map(|c| c.address.clone()).collect();
         reached.sort();
+        let agreed_amount = Sats(full.iter().map(|c| c.value.0).sum());
         let (entity, jurisdiction, licensed_by) = if licensed {
             (LICENSED.0, LICENSED.1, Some(LICENSED.2.to_owned()))
         } else {
@@ -624,6 +629,7 @@ impl Laundering {
             deposits,
             sweeps: vec![self.txids[&format!("swept.{name}")]],
             reached,
+            agreed_amount,
         }
     }
 
@@ -760,6 +766,7 @@ impl Plan for Laundering {
             deposits: Vec::new(),
             sweeps: Vec::new(),
             reached: vec![cash],
+            agreed_amount: Sats(self.coins["path.3"].utxo.value),
         };
         let mut unspent: Vec<CaseCoin> = (0..PLATFORMS.len()).map(|i| coin(&format!("hot{i}.kept"))).collect();
         unspent.push(coin(&format!("peel0.{}", PEELS[0].len())));
