@@ -406,7 +406,8 @@ impl Report {
         let _ =
             writeln!(out, "tag sources: {}", if sources.is_empty() { "none".to_owned() } else { sources.join(", ") });
         let _ = writeln!(out, "seeds: {}", c.seeds.join(", "));
-        for (model, m) in &self.models {
+        let ordered = crate::Model::ALL.iter().filter_map(|m| self.models.get(m.as_str()).map(|r| (m.as_str(), r)));
+        for (model, m) in ordered {
             let _ = writeln!(out, "\n== {model} ==");
             if m.offramps.is_empty() {
                 let what =
