@@ -233,7 +233,8 @@ pub struct Case {
     pub mixer: MixerTruth,
     /// The path all models agree on.
     pub agreed_path: AgreedPath,
-    /// Coins tainted in full and left unspent outside any tagged service (the hot wallets' own coins included).
+    /// Coins tainted in full and left unspent outside any off-ramp or mixer: what is still within reach (the seized
+    /// hot wallets' remaining coins included).
     pub unspent: Vec<CaseCoin>,
     /// The consolidation of a peel chain's rest with a clean coin.
     pub consolidation: MixedTx,
@@ -545,12 +546,10 @@ impl Laundering {
         self.denomination = denomination;
         let mut pays = Vec::new();
         for (seat, (owner, coin, share)) in coins.iter().enumerate() {
-            let (out, change) =
-                if seat == 0 { (Some("cj.out".into()), Some("cj.change".into())) } else { (None, None) };
             let slot = world.slot_of(*owner, 1.0);
-            pays.push(Pay::fixed(slot, denomination, out));
+            pays.push(Pay::fixed(slot, denomination, (seat == 0).then(|| "cj.out".to_owned())));
             let slot = world.slot_of(*owner, 1.0);
-            pays.push(Pay::fixed(slot, coin.value - share - denomination, change));
+            pays.push(Pay::fixed(slot, coin.value - share - denomination, None));
         }
         pays.shuffle(&mut world.rng);
         let mut inputs: Vec<Utxo> = coins.into_iter().map(|(_, coin, _)| coin).collect();
