@@ -85,7 +85,7 @@ fn amount(v: &Value) -> U256 {
     v.as_str().unwrap_or_else(|| panic!("amounts are decimal strings on Ethereum: {v}")).parse().unwrap()
 }
 
-fn by_address<'a>(list: &'a Value, who: Address) -> &'a Value {
+fn by_address(list: &Value, who: Address) -> &Value {
     let who = who.to_string();
     list.as_array()
         .unwrap()
