@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use bitcoin::Network;
-use chainsleuth_btc::index::{self, query, BtcIndexer};
+use chainsleuth_btc::index::{self, query, BtcIndexer, ClusterOptions};
 use chainsleuth_btc::sim::{simulate_to_dir, Scenario, SimConfig};
 use chainsleuth_btc::source::{
     BlkDirConfig, BlkDirSource, HttpOptions, RestConfig, RestSource, RpcAuth, RpcConfig, RpcSource, XorMode,
@@ -115,6 +115,9 @@ pub struct IndexBtcArgs {
     /// Network of the chain [default: mainnet].
     #[arg(long, value_enum, value_name = "NETWORK", help_heading = "Source")]
     pub network: Option<NetworkArg>,
+    /// Cluster addresses of a block once N blocks are above it [default: 6].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Sync")]
+    pub cluster_depth: Option<u64>,
     #[command(flatten)]
     pub sync: SyncArgs,
 }
@@ -229,8 +232,13 @@ pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let source = open_source(&args, config, network, fetch_concurrency)?;
+        let clustering = ClusterOptions {
+            depth: args.cluster_depth.unwrap_or(index::DEFAULT_CLUSTER_DEPTH),
+            ..ClusterOptions::default()
+        };
         let indexer = BtcIndexer::open(&ctx.data_dir, network)
-            .with_context(|| format!("opening the Bitcoin store in {}", ctx.data_dir.display()))?;
+            .with_context(|| format!("opening the Bitcoin store in {}", ctx.data_dir.display()))?
+            .with_clustering(clustering);
         match source {
             Source::BlkDir(source) => sync(&source, indexer, &opts).await,
             Source::Rest(source) => sync(&source, indexer, &opts).await,
@@ -359,6 +367,13 @@ mod tests {
 
     fn args(flags: &[&str]) -> IndexBtcArgs {
         Index::try_parse_from(std::iter::once("x").chain(flags.iter().copied())).unwrap().args
+    }
+
+    #[test]
+    fn cluster_depth_is_at_least_one() {
+        assert_eq!(args(&["--cluster-depth", "3"]).cluster_depth, Some(3));
+        assert_eq!(args(&[]).cluster_depth, None);
+        assert!(Index::try_parse_from(["x", "--cluster-depth", "0"]).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! with status 2; a closed output pipe (`| head`) is not an error.
 
 mod btc_cmd;
+mod cluster_cmd;
 mod config;
 mod db_cmd;
 mod demo;
@@ -67,6 +68,9 @@ enum Command {
     /// Show one transaction.
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Show the cluster of addresses an address belongs to (one owner).
+    #[command(subcommand)]
+    Cluster(cluster_cmd::ClusterCommand),
     /// Show what is indexed: tips and counts of every store.
     Status(db_cmd::StatusArgs),
     /// Store maintenance and checks.
@@ -174,6 +178,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Address(AddressCommand::Eth(args)) => eth_cmd::run_address(&ctx.data_dir, args),
         Command::Tx(TxCommand::Btc(args)) => btc_cmd::run_tx(&ctx, args),
         Command::Tx(TxCommand::Eth(args)) => eth_cmd::run_tx(&ctx.data_dir, args),
+        Command::Cluster(cmd) => cluster_cmd::run(&ctx, cmd),
         Command::Status(args) => db_cmd::run_status(&ctx, args),
         Command::Db(cmd) => db_cmd::run_db(&ctx, cmd),
         Command::Simulate(SimulateCommand::Btc(args)) => btc_cmd::run_simulate(args),
