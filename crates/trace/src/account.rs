@@ -51,9 +51,10 @@ impl Account {
     }
 }
 
-/// Traces forward from the seed addresses, for one asset, under each of
-/// `params.models`; one [`Flows`] per model in the order asked. The
-/// parameters must have passed [`Params::check`].
+/// Traces from the seed addresses, for one asset, under each of
+/// `params.models` (forward, or backward under poison and haircut); one
+/// [`Flows`] per model in the order asked. The parameters must have passed
+/// [`Params::check`].
 pub fn trace_account<G: AccountGraph>(
     graph: &G,
     labels: &mut dyn AddressLabels,
@@ -64,6 +65,9 @@ pub fn trace_account<G: AccountGraph>(
     let mut seeds = seeds.to_vec();
     seeds.sort();
     seeds.dedup();
+    if params.direction == crate::Direction::Backward {
+        return crate::account_back::trace(graph, labels, asset, &seeds, params);
+    }
     params.models.iter().map(|&model| Pass { graph, labels: &mut *labels, asset, params, model }.run(&seeds)).collect()
 }
 

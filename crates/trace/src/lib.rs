@@ -27,6 +27,7 @@
 //! [`U256`]: chainsleuth_core::U256
 
 mod account;
+mod account_back;
 mod backward;
 mod exposure;
 mod flows;

@@ -2,21 +2,27 @@
 //! random small chains (`support::random`): per model the totals, what ended
 //! at each address under each kind of end, and every end with its hops must
 //! be equal; and for haircut, FIFO and LIFO every unit of seeded taint must
-//! end in exactly one bucket. Hand-worked examples are in `examples`.
+//! end in exactly one bucket. Backward account traces (poison and haircut)
+//! are held to the same against `reference::account_back`. Hand-worked
+//! examples are in `examples`.
 
 mod examples;
 mod reference;
 mod support;
 
 use chainsleuth_core::AssetId;
-use chainsleuth_trace::{trace_account, trace_utxo, EndKind, Flows, Model};
+use chainsleuth_trace::{trace_account, trace_utxo, Direction, EndKind, Flows, Model};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use reference::Outcome;
 use support::random::{account_case, utxo_case, AccountCase, UtxoCase};
 
-const KINDS: [EndKind; 5] = [EndKind::Reached, EndKind::Held, EndKind::Dust, EndKind::Horizon, EndKind::Mixer];
+const KINDS: [EndKind; 6] =
+    [EndKind::Reached, EndKind::Held, EndKind::Dust, EndKind::Horizon, EndKind::Mixer, EndKind::Mined];
+
+/// The models a backward trace takes.
+const BACKWARD: [Model; 2] = [Model::Poison, Model::Haircut];
 
 /// Cases per property (each a fresh random chain).
 const CASES: u32 = 256;
@@ -30,6 +36,13 @@ fn traced_account(case: &AccountCase) -> Vec<Flows> {
     let mut labels = support::map_labels(&support::labels(&case.tags));
     trace_account(&case.graph, &mut labels, AssetId::NATIVE, &case.seeds, &case.params)
         .expect("the in-memory graph answers")
+}
+
+/// The same case traced backward under poison and haircut.
+fn backward(mut case: AccountCase) -> AccountCase {
+    case.params.direction = Direction::Backward;
+    case.params.models = BACKWARD.to_vec();
+    case
 }
 
 /// The tracer's result for one model equals the reference's.
@@ -92,6 +105,26 @@ proptest! {
     #[test]
     fn account_conserves_taint(case in account_case()) {
         for flows in traced_account(&case) {
+            conserved(&flows)?;
+        }
+    }
+
+    #[test]
+    fn account_backward_agrees_with_reference(case in account_case().prop_map(backward)) {
+        let labels = support::labels(&case.tags);
+        let flows = traced_account(&case);
+        prop_assert_eq!(flows.len(), BACKWARD.len());
+        for (model, flows) in BACKWARD.into_iter().zip(&flows) {
+            prop_assert_eq!(flows.model, model);
+            let want = reference::account_back::trace(&case.graph, &labels, &case.seeds, &case.params, model);
+            agree(flows, &want)?;
+        }
+    }
+
+    #[test]
+    fn account_backward_conserves_taint(case in account_case().prop_map(backward)) {
+        for flows in traced_account(&case) {
+            prop_assert_eq!(flows.totals.held, chainsleuth_core::U256::ZERO);
             conserved(&flows)?;
         }
     }

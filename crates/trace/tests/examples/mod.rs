@@ -2,6 +2,8 @@
 //! out by hand (in the comments), checked against both the tracer and the
 //! reference.
 
+mod account_back;
+
 use chainsleuth_core::{AddressId, AssetId, Height, OutPoint, Transfer, TransferKind, TransferPos, TxNum, U256};
 use chainsleuth_trace::{trace_account, trace_utxo, EndKind, Model, Params, Totals, UtxoSeed};
 

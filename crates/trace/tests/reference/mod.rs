@@ -5,6 +5,7 @@
 //! results compare directly.
 
 pub mod account;
+pub mod account_back;
 pub mod utxo;
 
 use std::collections::BTreeMap;
@@ -58,7 +59,7 @@ impl Outcome {
             dust: self.sum(EndKind::Dust),
             horizon: self.sum(EndKind::Horizon),
             mixers: self.sum(EndKind::Mixer),
-            ..Totals::default()
+            mined: self.sum(EndKind::Mined),
         }
     }
 
