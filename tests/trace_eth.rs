@@ -183,4 +183,34 @@ async fn eth_and_stablecoin_case_reaches_deposit_addresses_and_flags_freezable_h
     let table =
         run_ok(&data, &["--config", config, "trace", "--seed", &seed, "--asset", &token_text, "--format", "table"]);
     assert!(table.contains("USDTL") && table.contains("already frozen"), "{table}");
+
+    // Backward from the second peel hop: all it received came from the
+    // seized wallet; poison counts the whole 10 ETH peel1 received from it,
+    // haircut the 9 ETH share that moved on.
+    let peel = peel2.to_string();
+    let r = report(&data, &["trace", "--direction", "backward", "--seed", &format!("eth:{peel}"), "--format", "json"]);
+    for (model, from_seized) in [("poison", eth(10)), ("haircut", eth(9))] {
+        let m = &r["models"][model];
+        assert_eq!(amount(&m["totals"]["seeded"]), eth(9), "{model}");
+        let source = by_address(&m["offramps"], seized);
+        assert_eq!(amount(&source["amount"]), from_seized, "{model}: {source}");
+        assert_eq!(source["category"], "seized");
+    }
+    let e = report(&data, &["exposure", "eth", &peel, "--direction", "received", "--json"]);
+    let rows = e["exposure"]["rows"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["category"].as_str()), (1, Some("seized")), "{e}");
+    assert_eq!(amount(&rows[0]["indirect"]), eth(9), "one hop back is peel1, two is the seized wallet: {e}");
+    assert_eq!(amount(&e["exposure"]["untagged"]), U256::ZERO);
+
+    // Bad input: exit status 2 and a message naming what was wrong.
+    let never = "0x00000000000000000000000000000000000000aa";
+    for (bad, expect) in [
+        (vec!["trace", "--seed", &seed, "--asset", never], "never seen"),
+        (vec!["trace", "--seed", "eth:0x12345"], "0x12345"),
+        (vec!["trace", "--seed", &format!("eth:{never}")], "no transfers"),
+        (vec!["trace", "--seed", &seed, "--from-block", "5", "--to-block", "900"], "beyond the indexed tip"),
+    ] {
+        let err = common::run_err(&data, &bad);
+        assert!(err.contains(expect), "{bad:?}: {err}");
+    }
 }

@@ -71,8 +71,8 @@ pub struct TraceArgs {
     /// The asset on Ethereum: ETH or a token contract [default: ETH].
     #[arg(long, value_name = "ASSET")]
     pub asset: Option<String>,
-    /// Forward: where the funds went. Backward: where they came from (Bitcoin;
-    /// poison and haircut).
+    /// Forward: where the funds went. Backward: where they came from (poison
+    /// and haircut).
     #[arg(long, value_enum, default_value = "forward", value_name = "DIRECTION")]
     pub direction: DirectionArg,
     /// Which models to compute [default: all forward, poison and haircut backward].
@@ -386,9 +386,6 @@ fn trace_eth(
     models: Vec<Model>,
     min_amount: U256,
 ) -> anyhow::Result<Report> {
-    if args.direction == DirectionArg::Backward {
-        bail!("--direction backward runs on Bitcoin only; Ethereum traces run forward");
-    }
     let store = crate::eth_cmd::open_read_only(&ctx.data_dir)?;
     let graph = EthGraph::new(&store);
     let tip = graph.tip()?.context("the Ethereum index is empty")?;
@@ -562,7 +559,7 @@ Exposure is a trace from the one address that stops at every tagged address: of 
 address received (or sent), the amount and share that came from (went to) each category and
 entity, through one hop (direct) or through untagged hops (indirect). The rest is untagged;
 under haircut, FIFO and LIFO the rows and untagged add up to 100%. Received runs backward
-(Bitcoin; poison and haircut); sent runs forward.
+(poison and haircut); sent runs forward.
 
 Example:
   chainsleuth exposure btc bcrt1q... --direction received --max-hops 6")]
@@ -645,9 +642,6 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
             )
         }
         Chain::Ethereum => {
-            if direction == Direction::Backward {
-                bail!("--direction received runs backward, on Bitcoin only; use --direction sent on Ethereum");
-            }
             let store = crate::eth_cmd::open_read_only(&ctx.data_dir)?;
             let graph = EthGraph::new(&store);
             let tip = graph.tip()?.context("the Ethereum index is empty")?;
