@@ -164,6 +164,17 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
     let table = run_ok(&data, &csv_args);
     assert!(table.contains("Bank Exchange") && table.contains("totals: seeded"), "{table}");
 
+    // The off-ramp categories come from the config: without exchanges among
+    // them the exchange holds what it received.
+    let config = work.path().join("cash-only.toml");
+    std::fs::write(&config, "[tags]\noff_ramps = [\"cash_out_network\"]\n").unwrap();
+    let mut cash_only = vec!["--config", config.to_str().unwrap()];
+    cash_only.extend(&args);
+    let r: Value = serde_json::from_str(&run_ok(&data, &cash_only)).unwrap();
+    assert_eq!(r["off_ramps"], serde_json::json!(["cash_out_network"]));
+    assert_eq!(totals(&r["models"]["haircut"])["reached"], 0);
+    assert_eq!(report["off_ramps"].as_array().unwrap().len(), 8, "the taxonomy's default off-ramps");
+
     // Backward from the exchange: everything it received is accounted for,
     // down to coinbases, fees, the horizon and tagged sources.
     let back: Value = serde_json::from_str(&run_ok(

@@ -15,7 +15,7 @@ use chainsleuth_core::{
     AccountGraph, AddressId, AssetId, Chain, ClusterId, Height, Label, Labels, OutPoint, SourceVersion, UtxoGraph, U256,
 };
 use chainsleuth_eth::EthGraph;
-use chainsleuth_tags::TagStore;
+use chainsleuth_tags::{Category, OffRamps, TagStore, TagsConfig};
 use chainsleuth_trace::{
     trace_account, trace_utxo, AddressLabels, Case, ClusterLabels, DepositLabels, Describe, Direction, Model, Params,
     Report, Step, TipView, Unit, UtxoSeed,
@@ -236,7 +236,7 @@ fn gather_seeds(ctx: &Context, args: &TraceArgs) -> anyhow::Result<(Chain, BTree
         let Some(c) = chain else {
             bail!("--seed-tag needs the chain: add --chain btc or --chain eth (or a --seed)");
         };
-        let tags = open_tags(&ctx.data_dir, bitcoin_network(ctx, c)?)?
+        let tags = open_tags(ctx, bitcoin_network(ctx, c)?)?
             .with_context(|| format!("--seed-tag: no tag store in {}", ctx.data_dir.display()))?;
         let labelled = tags.labelled(c)?;
         for query in &args.seed_tag {
@@ -291,18 +291,56 @@ fn bitcoin_network(ctx: &Context, chain: Chain) -> anyhow::Result<bitcoin::Netwo
 }
 
 /// The tag store, when there is one (a trace without tags still runs: it
-/// reaches no off-ramp and says where everything is held).
-fn open_tags(data_dir: &Path, network: bitcoin::Network) -> anyhow::Result<Option<TagStore>> {
-    let path = TagStore::path_in(data_dir);
+/// reaches no off-ramp and says where everything is held), with the
+/// off-ramp categories of the config's `[tags] off_ramps`.
+fn open_tags(ctx: &Context, network: bitcoin::Network) -> anyhow::Result<Option<CaseTags>> {
+    let path = TagStore::path_in(&ctx.data_dir);
     if !path.exists() {
         return Ok(None);
     }
-    Ok(Some(crate::tags_cmd::open_read(&path)?.with_network(network)))
+    let store = crate::tags_cmd::open_read(&path)?.with_network(network);
+    Ok(Some(CaseTags { store, off_ramps: off_ramps(ctx)? }))
 }
 
-fn sources(tags: Option<&TagStore>) -> anyhow::Result<Vec<SourceVersion>> {
+/// The off-ramp categories: `[tags] off_ramps`, or the taxonomy's default.
+fn off_ramps(ctx: &Context) -> anyhow::Result<OffRamps> {
+    let mut wrapper = toml::Table::new();
+    wrapper.insert("tags".to_owned(), toml::Value::Table(ctx.config.tags.clone()));
+    let config = TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")?;
+    Ok(config.off_ramps())
+}
+
+/// The tag store as the tracer's labels, with the configured off-ramps.
+struct CaseTags {
+    store: TagStore,
+    off_ramps: OffRamps,
+}
+
+impl CaseTags {
+    fn adjust(&self, mut label: Label) -> Label {
+        if let Ok(category) = label.category.parse::<Category>() {
+            label.off_ramp = self.off_ramps.contains(category);
+        }
+        label
+    }
+}
+
+impl Labels for CaseTags {
+    type Error = chainsleuth_tags::TagsError;
+    fn label(&self, chain: Chain, address: &str) -> Result<Option<Label>, Self::Error> {
+        Ok(Labels::label(&self.store, chain, address)?.map(|l| self.adjust(l)))
+    }
+    fn labelled(&self, chain: Chain) -> Result<Vec<(String, Label)>, Self::Error> {
+        Ok(self.store.labelled(chain)?.into_iter().map(|(a, l)| (a, self.adjust(l))).collect())
+    }
+    fn sources(&self) -> Result<Vec<SourceVersion>, Self::Error> {
+        Labels::sources(&self.store)
+    }
+}
+
+fn sources(tags: Option<&CaseTags>) -> anyhow::Result<Vec<SourceVersion>> {
     Ok(match tags {
-        Some(t) => Labels::sources(t)?,
+        Some(t) => t.sources()?,
         None => Vec::new(),
     })
 }
@@ -359,7 +397,7 @@ fn trace_btc(
             }
         }
     }
-    let tags = open_tags(&ctx.data_dir, network)?;
+    let tags = open_tags(ctx, network)?;
     let mut labels = match &tags {
         Some(t) => ClusterLabels::new(&graph, t, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
         None => ClusterLabels::new(&graph, &NoTags, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
@@ -372,6 +410,7 @@ fn trace_btc(
         unit: Unit { symbol: "BTC".into(), decimals: 8 },
         index_tip: TipView { height: tip.height.get(), hash: tip.hash.to_reversed_hex() },
         tag_sources: sources(tags.as_ref())?,
+        off_ramps: off_ramps(ctx)?.iter().map(|c| c.as_str().to_owned()).collect(),
         parameters: params,
         seeds: names,
     };
@@ -399,7 +438,7 @@ fn trace_eth(
         ids.push(id);
         names.push(format!("eth:{}", graph.address_text(id)?));
     }
-    let tags = open_tags(&ctx.data_dir, bitcoin::Network::Bitcoin)?;
+    let tags = open_tags(ctx, bitcoin::Network::Bitcoin)?;
     let assets: Vec<AssetId> = if asset == AssetId::NATIVE { vec![asset] } else { vec![AssetId::NATIVE, asset] };
     let mut labels = match &tags {
         Some(t) => DepositLabels::new(&graph, t, Chain::Ethereum, &assets, tip.height),
@@ -418,6 +457,7 @@ fn trace_eth(
         unit: Unit { symbol: symbol.clone(), decimals },
         index_tip: TipView { height: tip.height.get(), hash: format!("0x{}", tip.hash.to_hex()) },
         tag_sources: sources(tags.as_ref())?,
+        off_ramps: off_ramps(ctx)?.iter().map(|c| c.as_str().to_owned()).collect(),
         parameters: params,
         seeds: names,
     };
@@ -629,7 +669,7 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
             let tip = graph.tip()?.context("the Bitcoin index is empty")?;
             let params = setup(tip.height)?;
             let seed = UtxoSeed::Address(btc_address(&graph, &args.address)?);
-            let tags = open_tags(&ctx.data_dir, network)?;
+            let tags = open_tags(ctx, network)?;
             let mut labels = match &tags {
                 Some(t) => ClusterLabels::new(&graph, t, Chain::Bitcoin),
                 None => ClusterLabels::new(&graph, &NoTags, Chain::Bitcoin),
@@ -648,7 +688,7 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
             let params = setup(tip.height)?;
             let (asset, _) = eth_asset(&graph, args.asset.as_deref())?;
             let id = eth_address(&graph, &args.address)?;
-            let tags = open_tags(&ctx.data_dir, bitcoin::Network::Bitcoin)?;
+            let tags = open_tags(ctx, bitcoin::Network::Bitcoin)?;
             let assets: Vec<AssetId> =
                 if asset == AssetId::NATIVE { vec![asset] } else { vec![AssetId::NATIVE, asset] };
             let mut labels = match &tags {

@@ -69,6 +69,8 @@ pub struct Case {
     pub tag_sources: Vec<SourceVersion>,
     /// Every parameter.
     pub parameters: Params,
+    /// The tag categories counted as fiat off-ramps.
+    pub off_ramps: Vec<String>,
     /// The seeds as given.
     pub seeds: Vec<String>,
 }
