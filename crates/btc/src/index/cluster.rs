@@ -72,6 +72,8 @@ pub fn clustered_height(store: &Store) -> Result<Option<Height>, IndexError> {
 
 /// Clusters every block from the one after `clustered` up to `tip - depth`
 /// into `w`, and records how far it got. Returns the new clustered height.
+/// `recent` holds the candidates of recent blocks the indexer still has in
+/// memory; other blocks are read from the store.
 ///
 /// # Errors
 /// [`IndexError::Corrupt`] when a block's rows are missing; store errors.
@@ -81,6 +83,7 @@ pub(super) fn cluster_through(
     tip: Height,
     clustered: Option<Height>,
     opts: ClusterOptions,
+    recent: &BTreeMap<Height, Vec<Candidate>>,
 ) -> Result<Option<Height>, IndexError> {
     let Some(target) = tip.get().checked_sub(opts.depth.max(1)).map(Height::new) else { return Ok(clustered) };
     let first = clustered.map_or(Height::GENESIS, Height::next);
@@ -89,12 +92,94 @@ pub(super) fn cluster_through(
     }
     let mut clusters = Clusters::new(store, opts.guard_size);
     for height in first.get()..=target.get() {
-        clusters.cluster_block(Height::new(height))?;
+        let height = Height::new(height);
+        clusters.cluster_block(height, recent.get(&height).map(Vec::as_slice))?;
     }
     clusters.flush(w)?;
     let counter = |height: Height| height.get().to_be_bytes().to_vec();
     w.change::<Meta>(&CLUSTERED_KEY.to_owned(), &counter(target), clustered.map(counter).as_ref())?;
     Ok(Some(target))
+}
+
+/// A transaction that spends from two or more addresses: what clustering
+/// needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Candidate {
+    /// Its number.
+    pub tx: TxNum,
+    /// The values of the coins it spends, in input order.
+    pub inputs: Vec<Sats>,
+    /// The distinct addresses those coins paid, sorted.
+    pub addresses: Vec<AddressId>,
+    /// Its output values, in output order.
+    pub outputs: Vec<Sats>,
+}
+
+impl Candidate {
+    /// The candidate made of a transaction's spent coins (address, value)
+    /// and output values, if it spends from two or more addresses.
+    pub(super) fn of(
+        tx: TxNum,
+        spent: impl Iterator<Item = (Option<AddressId>, Sats)>,
+        outputs: impl FnOnce() -> Vec<Sats>,
+    ) -> Option<Candidate> {
+        let mut inputs = Vec::new();
+        let mut addresses = Vec::new();
+        for (address, value) in spent {
+            inputs.push(value);
+            addresses.extend(address);
+        }
+        addresses.sort_unstable();
+        addresses.dedup();
+        (addresses.len() >= 2).then(|| Candidate { tx, inputs, addresses, outputs: outputs() })
+    }
+}
+
+/// The candidates of block `height`, read from the store: its transaction
+/// rows, the coins its multi-input transactions spend (one `multi_get`) and,
+/// for those that spend from two or more addresses, their outputs (one scan
+/// over the block's outputs).
+fn read_candidates(store: &Store, height: Height) -> Result<Vec<Candidate>, IndexError> {
+    let block = store
+        .get::<BlockByHeight>(&height)?
+        .ok_or_else(|| IndexError::Corrupt(format!("block {height} is to be clustered but has no row")))?;
+    // The coinbase spends nothing.
+    let nums: Vec<TxNum> = (1..u64::from(block.tx_count)).map(|i| TxNum(block.first_tx.0 + i)).collect();
+    let mut txs = Vec::new();
+    for (num, row) in nums.iter().zip(store.multi_get::<TxByNum>(&nums)?) {
+        let row = row.ok_or_else(|| IndexError::Corrupt(format!("tx number {num} of block {height} has no row")))?;
+        // A single input names a single address: nothing to merge.
+        if row.spends.len() >= 2 {
+            txs.push((*num, row.spends));
+        }
+    }
+    let keys: Vec<(TxNum, u32)> = txs.iter().flat_map(|(_, spends)| spends.iter().map(|s| (s.tx, s.index))).collect();
+    let mut coins = store.multi_get::<Outputs>(&keys)?.into_iter().zip(&keys);
+    let mut candidates = Vec::new();
+    for (num, spends) in txs {
+        let mut spent = Vec::with_capacity(spends.len());
+        for (coin, (tx, vout)) in coins.by_ref().take(spends.len()) {
+            let coin =
+                coin.ok_or_else(|| IndexError::Corrupt(format!("tx {num} spends {tx}:{vout}, which has no row")))?;
+            spent.push((coin.address, coin.value));
+        }
+        candidates.extend(Candidate::of(num, spent.into_iter(), Vec::new));
+    }
+    let (Some(first), Some(last)) = (candidates.first(), candidates.last()) else { return Ok(candidates) };
+    // Their output values, from one scan over the block's outputs.
+    let (first, last) = (first.tx, last.tx);
+    let mut next = candidates.iter_mut().peekable();
+    for row in store.scan::<Outputs>(&[], Some(&(first, 0u32).encode()), Direction::Forward)? {
+        let ((tx, _), out) = row?;
+        if tx > last {
+            break;
+        }
+        while next.next_if(|c| c.tx < tx).is_some() {}
+        if let Some(candidate) = next.peek_mut().filter(|c| c.tx == tx) {
+            candidate.outputs.push(out.value);
+        }
+    }
+    Ok(candidates)
 }
 
 /// One key's value in the store (`old`) and as a clustering pass left it.
@@ -149,6 +234,12 @@ where
         Ok(())
     }
 
+    /// Sets `key`, which the store does not hold (the caller knows), to
+    /// `value` without reading it.
+    fn set_new(&mut self, key: &T::Key, value: T::Value) {
+        self.rows.entry(key.clone()).or_insert(Change { old: None, now: None }).now = Some(value);
+    }
+
     fn flush(self, w: &mut Writer<'_>) -> Result<(), IndexError> {
         for (key, Change { old, now }) in self.rows {
             match (old, now) {
@@ -166,11 +257,14 @@ impl<T: Table<Key = (AddressId, AddressId)>> Staged<T>
 where
     T::Value: Clone + PartialEq,
 {
-    /// The rows under `first` (a cluster's members or aliases), as staged.
-    fn under(&self, store: &Store, first: AddressId) -> Result<Vec<(AddressId, T::Value)>, IndexError> {
+    /// The rows under `first` (a cluster's members or aliases), as staged;
+    /// the rows read from the store are staged too, so changing them needs
+    /// no further read.
+    fn under(&mut self, store: &Store, first: AddressId) -> Result<Vec<(AddressId, T::Value)>, IndexError> {
         let mut rows: BTreeMap<AddressId, T::Value> = BTreeMap::new();
         for row in store.scan::<T>(&first.encode(), None, Direction::Forward)? {
             let ((_, second), value) = row?;
+            self.rows.entry((first, second)).or_insert_with(|| Change::unchanged(Some(value.clone())));
             rows.insert(second, value);
         }
         for ((_, second), Change { now, .. }) in self.rows.range((first, AddressId(0))..=(first, AddressId(u64::MAX))) {
@@ -208,58 +302,32 @@ impl<'s> Clusters<'s> {
         }
     }
 
-    /// Clusters the transactions of block `height`: reads its transaction
-    /// rows, the coins its multi-input transactions spend (one `multi_get`
-    /// each) and the outputs of those with two or more input addresses.
-    fn cluster_block(&mut self, height: Height) -> Result<(), IndexError> {
-        let store = self.store;
-        let block = store
-            .get::<BlockByHeight>(&height)?
-            .ok_or_else(|| IndexError::Corrupt(format!("block {height} is to be clustered but has no row")))?;
-        // The coinbase spends nothing.
-        let nums: Vec<TxNum> = (1..u64::from(block.tx_count)).map(|i| TxNum(block.first_tx.0 + i)).collect();
-        let mut txs = Vec::new();
-        for (num, row) in nums.iter().zip(store.multi_get::<TxByNum>(&nums)?) {
-            let row =
-                row.ok_or_else(|| IndexError::Corrupt(format!("tx number {num} of block {height} has no row")))?;
-            // A single input names a single address: nothing to merge.
-            if row.spends.len() >= 2 {
-                txs.push((*num, row.spends));
+    /// Clusters the candidates of block `height`: `known` when the indexer
+    /// still holds them, else read from the store.
+    fn cluster_block(&mut self, height: Height, known: Option<&[Candidate]>) -> Result<(), IndexError> {
+        let read;
+        let candidates = match known {
+            Some(candidates) => candidates,
+            None => {
+                read = read_candidates(self.store, height)?;
+                &read
             }
-        }
-        let keys: Vec<(TxNum, u32)> =
-            txs.iter().flat_map(|(_, spends)| spends.iter().map(|s| (s.tx, s.index))).collect();
-        let coins = store.multi_get::<Outputs>(&keys)?;
-        let mut ids: Vec<AddressId> = coins.iter().flatten().filter_map(|coin| coin.address).collect();
+        };
+        let mut ids: Vec<AddressId> = candidates.iter().flat_map(|c| c.addresses.iter().copied()).collect();
         ids.sort_unstable();
         ids.dedup();
-        self.of.prefetch(store, &ids)?;
-
-        let mut coins = coins.into_iter().zip(&keys);
-        for (num, spends) in txs {
-            let mut values = Vec::with_capacity(spends.len());
-            let mut addresses = Vec::with_capacity(spends.len());
-            for (coin, (tx, vout)) in coins.by_ref().take(spends.len()) {
-                let coin =
-                    coin.ok_or_else(|| IndexError::Corrupt(format!("tx {num} spends {tx}:{vout}, which has no row")))?;
-                values.push(coin.value);
-                addresses.extend(coin.address);
-            }
-            addresses.sort_unstable();
-            addresses.dedup();
-            if addresses.len() < 2 {
-                continue;
-            }
-            let outputs: Vec<Sats> = store
-                .scan::<Outputs>(&num.encode(), None, Direction::Forward)?
-                .map(|row| row.map(|(_, out)| out.value))
-                .collect::<Result<_, _>>()?;
-            let shape = TxShape { inputs: &values, input_addresses: addresses.len(), outputs: &outputs };
+        self.of.prefetch(self.store, &ids)?;
+        for candidate in candidates {
+            let shape = TxShape {
+                inputs: &candidate.inputs,
+                input_addresses: candidate.addresses.len(),
+                outputs: &candidate.outputs,
+            };
             if let Some(kind) = coinjoin::detect(&shape) {
-                self.flags.push((num, ClusterFlag::CoinJoin(kind)));
+                self.flags.push((candidate.tx, ClusterFlag::CoinJoin(kind)));
                 continue;
             }
-            self.merge(num, &addresses)?;
+            self.merge(candidate.tx, &candidate.addresses)?;
         }
         Ok(())
     }
@@ -302,16 +370,17 @@ impl<'s> Clusters<'s> {
         let keeper_link = ClusterLink { cluster: ClusterId(keeper.0), tx };
         if keeper_size == 1 {
             self.of.set(store, &keeper, Some(keeper_link))?;
-            self.members.set(store, &(keeper, keeper), Some(()))?;
+            self.members.set_new(&(keeper, keeper), ());
         }
         let mut total = keeper_size;
         for &(size, id) in &clusters[1..] {
             total += size;
-            let members = if size == 1 {
+            let members: Vec<AddressId> = if size == 1 {
                 vec![id]
             } else {
                 self.members.under(store, id)?.into_iter().map(|(member, ())| member).collect()
             };
+            self.of.prefetch(store, &members)?;
             for member in members {
                 // A member keeps the transaction that first linked it.
                 let linked_by = self.of.get(store, &member)?.map_or(tx, |link| link.tx);
@@ -319,7 +388,9 @@ impl<'s> Clusters<'s> {
                 if size > 1 {
                     self.members.set(store, &(id, member), None)?;
                 }
-                self.members.set(store, &(keeper, member), Some(()))?;
+                // Only members of a cluster have rows under its id, and an id
+                // merged away never keeps again: the store has no such row.
+                self.members.set_new(&(keeper, member), ());
             }
             if size > 1 {
                 self.sizes.set(store, &id, None)?;

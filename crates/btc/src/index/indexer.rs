@@ -12,6 +12,7 @@
 //! [`ClusterOptions::depth`] below it, see [`super::cluster`]) and written. A
 //! fault found on the way leaves the store untouched.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
 use super::cache::GenCache;
-use super::cluster::{cluster_through, clustered_height, ClusterOptions};
+use super::cluster::{cluster_through, clustered_height, Candidate, ClusterOptions};
 use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
@@ -36,6 +37,11 @@ use crate::{to_core_hash, BtcBlock};
 /// latest running totals, unspent outputs); each cache holds at most twice
 /// as many, about 230 MB in all at this default.
 pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 19;
+
+/// The deepest clustering for which the indexer holds the clustering
+/// candidates of the blocks waiting to be clustered in memory; deeper, it
+/// reads them back from the store.
+const MAX_HELD_DEPTH: u64 = 144;
 
 /// The directory of the Bitcoin store inside a data directory.
 pub fn store_path(data_dir: &Path) -> PathBuf {
@@ -103,6 +109,9 @@ pub struct BtcIndexer {
     store: Arc<Store>,
     state: Option<State>,
     clustering: ClusterOptions,
+    /// The clustering candidates of the blocks not yet clustered, as their
+    /// plans gave them (written blocks only; dropped on unwind).
+    recent: BTreeMap<Height, Vec<Candidate>>,
     addresses: GenCache<AddrKey, AddressId>,
     totals: GenCache<AddressId, HistoryRow>,
     coins: GenCache<OutPoint, (TxNum, OutputRow)>,
@@ -210,6 +219,7 @@ impl BtcIndexer {
             store,
             state: None,
             clustering: ClusterOptions::default(),
+            recent: BTreeMap::new(),
             addresses: GenCache::new(DEFAULT_CACHE_CAPACITY),
             totals: GenCache::new(DEFAULT_CACHE_CAPACITY),
             coins: GenCache::new(DEFAULT_CACHE_CAPACITY),
@@ -235,6 +245,7 @@ impl BtcIndexer {
     }
 
     fn clear_caches(&mut self) {
+        self.recent.clear();
         self.addresses.clear();
         self.totals.clear();
         self.coins.clear();
@@ -287,6 +298,12 @@ impl BtcIndexer {
         }
         for (id, row) in totals {
             self.totals.insert(id, row);
+        }
+        if self.clustering.depth <= MAX_HELD_DEPTH {
+            self.recent.insert(plan.height, plan.candidates());
+        }
+        if let Some(clustered) = clustered {
+            self.recent = self.recent.split_off(&clustered.next());
         }
         // The coins the block spent left the cache as they were looked up.
         for (pos, txid) in (0u32..).zip(&plan.txids) {
@@ -536,7 +553,7 @@ impl BtcIndexer {
             totals.push((id, running));
         }
 
-        let clustered = cluster_through(&self.store, &mut w, height, state.clustered, self.clustering)?;
+        let clustered = cluster_through(&self.store, &mut w, height, state.clustered, self.clustering, &self.recent)?;
 
         let counter = |value: u64| value.to_be_bytes().to_vec();
         let next_tx = plan.first_tx + u64::from(plan.tx_count);
@@ -623,6 +640,22 @@ impl Plan {
             spent: Vec::with_capacity(txs.len() * 2),
             history: Vec::with_capacity(txs.len() * 4),
         })
+    }
+
+    /// The block's transactions that spend from two or more addresses, as
+    /// clustering reads them.
+    fn candidates(&self) -> Vec<Candidate> {
+        let mut candidates = Vec::new();
+        let mut spent = self.spent.iter().peekable();
+        for pos in 1..self.tx_count {
+            let mut inputs = Vec::new();
+            while let Some(entry) = spent.next_if(|entry| entry.tx_pos == pos) {
+                inputs.push((entry.prev.address, entry.prev.value));
+            }
+            let outputs = || self.outs[self.outputs_of(pos)].iter().map(|&(_, value)| Sats(value)).collect();
+            candidates.extend(Candidate::of(self.tx_num(pos), inputs.into_iter(), outputs));
+        }
+        candidates
     }
 
     fn fault(&self, fault: BlockFault) -> IndexError {
