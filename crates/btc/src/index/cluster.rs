@@ -6,8 +6,10 @@
 //!
 //! When [`BtcIndexer`](super::BtcIndexer) writes block `h` it also clusters
 //! block `h - depth` (every block not yet clustered up to there, after a
-//! change of depth), reading that block's transactions back from the store,
-//! and puts the changes into block `h`'s batch with undo entries like every
+//! change of depth), taking that block's multi-address transactions from
+//! memory (the indexer keeps them from writing the block) or, after a
+//! restart or an unwind, reading them back from the store, and puts the
+//! changes into block `h`'s batch with undo entries like every
 //! other row. A reorg shallower than the depth unwinds and re-clusters the
 //! same, buried block, leaving the clusters as they were; a deeper one
 //! unwinds them with the blocks that clustered them. The tables are in the
