@@ -69,6 +69,8 @@ fn laundering_case_reaches_every_offramp_with_the_ground_truths_amounts() {
                 if !tagged.contains(&address) {
                     assert_eq!(o["inferred"]["rule"], "multi_input_cluster", "{model}: {o}");
                     assert!(tagged.contains(&o["inferred"]["via"].as_str().unwrap()), "{model}: {o}");
+                    let sweeps: Vec<&Value> = truth["sweeps"].as_array().unwrap().iter().collect();
+                    assert!(sweeps.contains(&&o["inferred"]["evidence"]), "{model}: the sweep is the evidence: {o}");
                 }
                 agreed += o["amount"].as_u64().unwrap();
             }
@@ -98,6 +100,20 @@ fn laundering_case_reaches_every_offramp_with_the_ground_truths_amounts() {
             assert_eq!(t["seeded"].as_u64(), Some(sum), "{model}: taint is conserved: {t}");
         }
     }
+    // Inferred tags are shown wherever tags are: the address view and the cluster view.
+    let licensed = &case["offramps"][0];
+    let tagged = licensed["tagged"][0].as_str().unwrap();
+    let deposit = licensed["reached"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).find(|a| *a != tagged);
+    let deposit = deposit.expect("a deposit address is reached");
+    let view: Value = serde_json::from_str(&run_ok(&data, &["address", "btc", deposit, "--json"])).unwrap();
+    assert_eq!(view["tags"].as_array().unwrap().len(), 0, "the deposit address has no tag of its own");
+    assert_eq!(view["inferred_tag"]["entity"], licensed["entity"]);
+    assert_eq!(view["inferred_tag"]["inferred"]["via"], tagged);
+    assert!(run_ok(&data, &["address", "btc", deposit]).contains("inferred tag: "));
+    let cluster: Value = serde_json::from_str(&run_ok(&data, &["cluster", "btc", deposit, "--json"])).unwrap();
+    assert_eq!(cluster["label"]["entity"], licensed["entity"]);
+    assert_eq!(cluster["tagged_members"][0]["address"], tagged);
+
     // The consolidation and the CoinJoin make the models disagree.
     let reached = |model: &str| report["models"][model]["totals"]["reached"].as_u64().unwrap();
     assert!(reached("poison") > reached("haircut"), "poison overstates what mixed coins carry");

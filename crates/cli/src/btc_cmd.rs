@@ -297,16 +297,18 @@ pub fn run_address(ctx: &Context, args: AddressBtcArgs) -> anyhow::Result<()> {
     let summary = query::address_summary(&store, &args.address, network)?;
     let page = query::address_history(&store, &args.address, network, args.cursor.as_deref(), args.limit)?;
     let tags = crate::tags_cmd::address_tags(&ctx.data_dir, TagChain::BTC, &summary.address, network)?;
+    let inferred = crate::trace_cmd::inferred_btc(ctx, &store, network, &summary.address)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags });
+        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags, "inferred_tag": inferred });
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(());
     }
     crate::render::address_btc(&mut out, &summary, &page)?;
     drop(out);
-    crate::tags_cmd::print_address_tags(&tags)
+    crate::tags_cmd::print_address_tags(&tags)?;
+    Ok(crate::trace_cmd::print_inferred(inferred.as_ref())?)
 }
 
 /// Runs `chainsleuth tx btc`.

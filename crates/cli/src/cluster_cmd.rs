@@ -51,13 +51,28 @@ pub fn run(ctx: &Context, command: ClusterCommand) -> anyhow::Result<()> {
     let ClusterCommand::Btc(args) = command;
     let (store, network) = crate::btc_cmd::open_for_query(ctx, None)?;
     let view = query::cluster(&store, &args.subject, network, args.cursor.as_deref(), args.limit)?;
+    let members: Vec<String> = view.members.iter().map(|m| m.address.clone()).collect();
+    let (tagged, label) = crate::trace_cmd::cluster_labels(ctx, &store, network, &members)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &view)?;
+        let tagged: Vec<_> =
+            tagged.iter().map(|(address, label)| serde_json::json!({"address": address, "tag": label})).collect();
+        let value = serde_json::json!({ "cluster": view, "label": label, "tagged_members": tagged });
+        serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(());
     }
     write_text(&mut out, &view)?;
+    if let Some(label) = &label {
+        writeln!(
+            out,
+            "\nlabel       {} ({}), from its tagged members; untagged members carry it as inferred",
+            label.entity, label.category
+        )?;
+    }
+    for (address, label) in &tagged {
+        writeln!(out, "tagged      {address}: {} ({})", label.entity, label.category)?;
+    }
     Ok(())
 }
 

@@ -266,15 +266,17 @@ fn print_page(out: &mut impl std::io::Write, page: &HistoryPage) -> std::io::Res
 ///
 /// # Errors
 /// Bad input, a missing store, or store faults.
-pub fn run_address(data_dir: &Path, args: AddressEthArgs) -> anyhow::Result<()> {
+pub fn run_address(ctx: &crate::Context, args: AddressEthArgs) -> anyhow::Result<()> {
+    let data_dir = ctx.data_dir.as_path();
     let store = open_read_only(data_dir)?;
     let query = EthQuery::new(&store);
     let summary = query.address_summary(&args.address)?;
     let page = query.history(&args.address, &args.asset, args.limit, args.cursor.as_deref())?;
     let tags = crate::tags_cmd::address_tags(data_dir, TagChain::ETH, &args.address, bitcoin::Network::Bitcoin)?;
+    let inferred = crate::trace_cmd::inferred_eth(ctx, &store, &args.address, &args.asset)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags });
+        let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags, "inferred_tag": inferred });
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
@@ -298,7 +300,8 @@ pub fn run_address(data_dir: &Path, args: AddressEthArgs) -> anyhow::Result<()> 
     }
     print_page(&mut out, &page)?;
     drop(out);
-    crate::tags_cmd::print_address_tags(&tags)
+    crate::tags_cmd::print_address_tags(&tags)?;
+    Ok(crate::trace_cmd::print_inferred(inferred.as_ref())?)
 }
 
 /// Prints the transfers of one transaction.

@@ -175,7 +175,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
             })
         }
         Command::Address(AddressCommand::Btc(args)) => btc_cmd::run_address(&ctx, args),
-        Command::Address(AddressCommand::Eth(args)) => eth_cmd::run_address(&ctx.data_dir, args),
+        Command::Address(AddressCommand::Eth(args)) => eth_cmd::run_address(&ctx, args),
         Command::Tx(TxCommand::Btc(args)) => btc_cmd::run_tx(&ctx, args),
         Command::Tx(TxCommand::Eth(args)) => eth_cmd::run_tx(&ctx.data_dir, args),
         Command::Cluster(cmd) => cluster_cmd::run(&ctx, cmd),

@@ -749,3 +749,87 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// The label a Bitcoin address inherits from a tagged member of its
+/// multi-input cluster (`None` when it has its own tag, no cluster, or no
+/// tagged member), for the `address` and `cluster` views.
+pub(crate) fn inferred_btc(
+    ctx: &Context,
+    store: &chainsleuth_store::Store,
+    network: bitcoin::Network,
+    address: &str,
+) -> anyhow::Result<Option<Label>> {
+    let Some(tags) = open_tags(ctx, network)? else { return Ok(None) };
+    let graph = BtcGraph::new(store)?;
+    let Some(id) = graph.address_id(address)? else { return Ok(None) };
+    let mut labels = ClusterLabels::new(&graph, &tags, Chain::Bitcoin).map_err(anyhow::Error::msg)?;
+    let label = labels.label(id).map_err(anyhow::Error::msg)?;
+    Ok(label.filter(|l| l.inferred.is_some()).map(|l| (*l).clone()))
+}
+
+/// The label an Ethereum address inherits as an exchange's deposit address
+/// of ETH or of `asset`, for the `address` view.
+pub(crate) fn inferred_eth(
+    ctx: &Context,
+    store: &chainsleuth_store::Store,
+    address: &str,
+    asset: &str,
+) -> anyhow::Result<Option<Label>> {
+    let Some(tags) = open_tags(ctx, bitcoin::Network::Bitcoin)? else { return Ok(None) };
+    let graph = EthGraph::new(store);
+    let Some(tip) = graph.tip()? else { return Ok(None) };
+    let Some(id) = graph.address_id(address)? else { return Ok(None) };
+    let mut assets = vec![AssetId::NATIVE];
+    assets.extend(graph.asset_id(asset)?.filter(|a| *a != AssetId::NATIVE));
+    let mut labels =
+        DepositLabels::new(&graph, &tags, Chain::Ethereum, &assets, tip.height).map_err(anyhow::Error::msg)?;
+    let label = labels.label(id).map_err(anyhow::Error::msg)?;
+    Ok(label.filter(|l| l.inferred.is_some()).map(|l| (*l).clone()))
+}
+
+/// Prints an inferred label under an address's own tags.
+pub(crate) fn print_inferred(label: Option<&Label>) -> std::io::Result<()> {
+    let Some((label, how)) = label.and_then(|l| l.inferred.as_ref().map(|how| (l, how))) else { return Ok(()) };
+    writeln!(
+        std::io::stdout().lock(),
+        "\ninferred tag: {} ({}), rule {} with {}, evidence {}",
+        label.entity,
+        label.category,
+        how.rule,
+        how.via,
+        how.evidence
+    )
+}
+
+/// Tagged members of a cluster page with their tags, and the cluster's label.
+type ClusterTags = (Vec<(String, Label)>, Option<Label>);
+
+/// The labels of a page of a cluster's members: each member's own tag, and
+/// the label the cluster carries (from its first tagged member).
+pub(crate) fn cluster_labels(
+    ctx: &Context,
+    store: &chainsleuth_store::Store,
+    network: bitcoin::Network,
+    members: &[String],
+) -> anyhow::Result<ClusterTags> {
+    let Some(tags) = open_tags(ctx, network)? else { return Ok((Vec::new(), None)) };
+    let mut direct = Vec::new();
+    for member in members {
+        if let Some(label) = tags.label(Chain::Bitcoin, member)? {
+            direct.push((member.clone(), label));
+        }
+    }
+    let graph = BtcGraph::new(store)?;
+    let mut labels = ClusterLabels::new(&graph, &tags, Chain::Bitcoin).map_err(anyhow::Error::msg)?;
+    let mut cluster = None;
+    for member in members {
+        let Some(id) = graph.address_id(member)? else { continue };
+        if let Some(label) = labels.label(id).map_err(anyhow::Error::msg)? {
+            let mut label = (*label).clone();
+            label.inferred = None;
+            cluster = Some(label);
+            break;
+        }
+    }
+    Ok((direct, cluster))
+}

@@ -118,6 +118,12 @@ pub trait UtxoGraph {
     /// The cluster an address belongs to (`None` when clustering has not
     /// reached it or the graph keeps no clusters).
     fn cluster_of(&self, address: AddressId) -> Result<Option<ClusterId>, Self::Error>;
+
+    /// The transaction that put an address into its cluster of two or more
+    /// (it spent from the address together with another member): the
+    /// evidence for a label the address inherits from its cluster. `None`
+    /// for an address in no such cluster.
+    fn cluster_link(&self, address: AddressId) -> Result<Option<TxNum>, Self::Error>;
 }
 
 /// An asset of an account chain: 0 is the chain's native coin (ETH), tokens

@@ -43,7 +43,8 @@ fn direct<L: Labels, E>(
 }
 
 /// Labels on a UTXO chain: direct tags, then the tags of the address's
-/// multi-input cluster.
+/// multi-input cluster, with the transaction that linked the address into
+/// the cluster as the evidence.
 pub struct ClusterLabels<'g, G> {
     graph: &'g G,
     direct: HashMap<AddressId, (String, Arc<Label>)>,
@@ -85,7 +86,18 @@ impl<G: UtxoGraph> AddressLabels for ClusterLabels<'_, G> {
             return Ok(hit.clone());
         }
         let cluster = self.graph.cluster_of(address).map_err(|e| e.to_string())?;
-        let label = cluster.and_then(|c| self.clusters.get(&c).cloned());
+        let label = match cluster.and_then(|c| self.clusters.get(&c)) {
+            Some(label) => {
+                let link = self.graph.cluster_link(address).map_err(|e| e.to_string())?;
+                let evidence = link.map(|tx| self.graph.txid(tx)).transpose().map_err(|e| e.to_string())?;
+                let mut label = (**label).clone();
+                if let (Some(how), Some(txid)) = (label.inferred.as_mut(), evidence) {
+                    how.evidence = txid;
+                }
+                Some(Arc::new(label))
+            }
+            None => None,
+        };
         self.cache.insert(address, label.clone());
         Ok(label)
     }

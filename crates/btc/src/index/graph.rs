@@ -184,4 +184,8 @@ impl UtxoGraph for BtcGraph<'_> {
         let ((_, _), row) = first.ok_or(IndexError::UnknownAddressId(address))?;
         Ok((row.first_seen <= clustered).then_some(ClusterId(address.0)))
     }
+
+    fn cluster_link(&self, address: AddressId) -> Result<Option<TxNum>, IndexError> {
+        Ok(self.store.get::<ClusterOf>(&address)?.map(|link| link.tx))
+    }
 }

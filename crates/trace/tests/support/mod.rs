@@ -169,6 +169,10 @@ impl UtxoGraph for MemUtxo {
     fn cluster_of(&self, _address: AddressId) -> Result<Option<ClusterId>, MemError> {
         Ok(None)
     }
+
+    fn cluster_link(&self, _address: AddressId) -> Result<Option<TxNum>, MemError> {
+        Ok(None)
+    }
 }
 
 /// An account chain in memory holding one asset ([`AssetId::NATIVE`]).
