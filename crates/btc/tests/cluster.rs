@@ -447,7 +447,7 @@ fn one_indexer_unwinding_and_replaying_leaves_the_cluster_tables_as_they_were() 
 }
 
 #[test]
-fn resuming_with_a_shallower_depth_clusters_the_waiting_blocks_from_the_store() {
+fn resuming_with_a_shallower_depth_clusters_waiting_blocks_from_the_store_64_at_a_time() {
     let chain = build_chain(&SimConfig { blocks: 200, seed: 6, txs_per_block: 12, scenario: Scenario::Basic });
     let tip = chain.tip_height().get() as usize;
     let dir = tempfile::tempdir().unwrap();
@@ -458,12 +458,13 @@ fn resuming_with_a_shallower_depth_clusters_the_waiting_blocks_from_the_store() 
         indexer.execute(&btc_block(height as u64, block), KEEP).unwrap();
     }
     drop(indexer);
-    // One block at depth 6 clusters all the blocks up to tip - 6 at once.
+    // One block at depth 6 clusters the next 64 waiting blocks at once.
     let mut indexer = BtcIndexer::open(dir.path(), Network::Regtest).unwrap();
     indexer.execute(&btc_block(tip as u64, &chain.blocks[tip]), KEEP).unwrap();
-    assert_eq!(query::clustered_height(indexer.store()).unwrap(), Some(Height::new(tip as u64 - 6)));
-    assert_eq!(cluster_rows(indexer.store()), rows_at_depth(&chain.blocks, 6));
+    let before = tip - 1 - 180;
+    assert_eq!(query::clustered_height(indexer.store()).unwrap(), Some(Height::new(before as u64 + 64)));
+    assert_eq!(cluster_rows(indexer.store()), rows_at_depth(&chain.blocks[..=before + 64 + 6], 6));
     // Unwinding that block takes all of it back.
     assert!(indexer.unwind(Height::new(tip as u64)).unwrap());
-    assert_eq!(query::clustered_height(indexer.store()).unwrap(), Some(Height::new(tip as u64 - 1 - 180)));
+    assert_eq!(query::clustered_height(indexer.store()).unwrap(), Some(Height::new(before as u64)));
 }

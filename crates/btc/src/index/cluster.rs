@@ -5,8 +5,8 @@
 //! whose inputs belong to several owners on purpose.
 //!
 //! When [`BtcIndexer`](super::BtcIndexer) writes block `h` it also clusters
-//! block `h - depth` (every block not yet clustered up to there, after a
-//! change of depth), taking that block's multi-address transactions from
+//! block `h - depth` (after the depth is made shallower, up to 64 of the
+//! blocks not yet clustered up to there), taking that block's multi-address transactions from
 //! memory (the indexer keeps them from writing the block) or, after a
 //! restart or an unwind, reading them back from the store, and puts the
 //! changes into block `h`'s batch with undo entries like every
@@ -72,8 +72,14 @@ pub fn clustered_height(store: &Store) -> Result<Option<Height>, IndexError> {
     Ok(super::indexer::read_counter(store, CLUSTERED_KEY)?.map(Height::new))
 }
 
-/// Clusters every block from the one after `clustered` up to `tip - depth`
-/// into `w`, and records how far it got. Returns the new clustered height.
+/// The most blocks one batch clusters: after the depth is made shallower,
+/// the blocks waiting are clustered this many per new block, so one batch
+/// never holds a long stretch of the chain.
+const MAX_BLOCKS_PER_PASS: u64 = 64;
+
+/// Clusters the blocks from the one after `clustered` up to `tip - depth`
+/// (at most [`MAX_BLOCKS_PER_PASS`]) into `w`, and records how far it got.
+/// Returns the new clustered height.
 /// `recent` holds the candidates of recent blocks the indexer still has in
 /// memory; other blocks are read from the store.
 ///
@@ -87,11 +93,12 @@ pub(super) fn cluster_through(
     opts: ClusterOptions,
     recent: &BTreeMap<Height, Vec<Candidate>>,
 ) -> Result<Option<Height>, IndexError> {
-    let Some(target) = tip.get().checked_sub(opts.depth.max(1)).map(Height::new) else { return Ok(clustered) };
+    let Some(target) = tip.get().checked_sub(opts.depth.max(1)) else { return Ok(clustered) };
     let first = clustered.map_or(Height::GENESIS, Height::next);
-    if first > target {
+    if first.get() > target {
         return Ok(clustered);
     }
+    let target = Height::new(target.min(first.get() + MAX_BLOCKS_PER_PASS - 1));
     let mut clusters = Clusters::new(store, opts.guard_size);
     for height in first.get()..=target.get() {
         let height = Height::new(height);
