@@ -90,7 +90,7 @@ pub struct TraceArgs {
     /// Follow until the end of this block [default: the indexed tip].
     #[arg(long, value_name = "BLOCK")]
     pub to_block: Option<u64>,
-    /// Continue through addresses tagged as mixers instead of stopping there.
+    /// Continue through addresses tagged as mixers, under haircut, instead of stopping there.
     #[arg(long)]
     pub through_mixers: bool,
     /// Output format [default: table on a terminal, json otherwise].

@@ -7,6 +7,10 @@
 //! flag (poison), an amount (haircut) or a queue of clean and tainted parts
 //! (FIFO takes from the front, LIFO from the back). A balance held before
 //! the address first received taint is its oldest, clean part.
+//!
+//! A mixer the trace goes through (`through_mixers`) keeps its taint as a
+//! haircut amount under every model; its outflows carry their haircut
+//! share (FIFO and LIFO: as the tainted share, then the clean rest).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -27,8 +31,10 @@ struct Carried {
 
 struct Account {
     balance: U256,
-    /// Haircut: the tainted amount.
+    /// Haircut, and a mixer under every model: the tainted amount.
     taint: U256,
+    /// A mixer the trace goes through.
+    mixer: bool,
     /// Poison: whether any taint was ever received.
     flag: bool,
     /// FIFO and LIFO: the balance as parts, oldest first.
@@ -41,7 +47,19 @@ struct Account {
 }
 
 impl Account {
+    /// The haircut share an outflow of `amount` carries, floor(a × t / B)
+    /// with B = max(balance, a), taken out of the taint.
+    fn haircut(&mut self, amount: U256) -> U256 {
+        let base = self.balance.max(amount);
+        let share = if base.is_zero() { U256::ZERO } else { amount * self.taint / base };
+        self.taint -= share;
+        share
+    }
+
     fn tainted(&self, model: Model) -> U256 {
+        if self.mixer {
+            return self.taint;
+        }
         match model {
             Model::Poison if !self.flag => U256::ZERO,
             Model::Poison => self.balance,
@@ -144,6 +162,7 @@ impl<G: AccountGraph> Pass<'_, G> {
         Ok(Account {
             balance,
             taint: U256::ZERO,
+            mixer: false,
             flag: false,
             parts: Parts::one(false, balance),
             hops: u32::MAX,
@@ -189,17 +208,18 @@ impl<G: AccountGraph> Pass<'_, G> {
     /// A transfer out of `amount`: the taint it carries under the model
     /// (none when it carries none).
     fn pay(&self, account: &mut Account, amount: U256) -> Option<Paid> {
-        let balance = account.balance.max(amount);
         let (parts, taint) = match self.model {
+            _ if account.mixer => {
+                let taint = account.haircut(amount);
+                let mut parts = Parts::one(true, taint);
+                parts.push_back(Part { tainted: false, amount: amount - taint });
+                (parts, taint)
+            }
             Model::Poison => {
                 let taint = if account.flag { amount } else { U256::ZERO };
                 (Parts::one(!taint.is_zero(), amount), taint)
             }
-            Model::Haircut => {
-                let taint = if balance.is_zero() { U256::ZERO } else { amount * account.taint / balance };
-                account.taint -= taint;
-                (Parts::default(), taint)
-            }
+            Model::Haircut => (Parts::default(), account.haircut(amount)),
             Model::Fifo => {
                 let parts = account.parts.take_front(amount);
                 let taint = parts.tainted();
@@ -234,6 +254,7 @@ impl<G: AccountGraph> Pass<'_, G> {
             }
         };
         let seed = accounts.get(&payee).is_some_and(|a| a.seed);
+        let mut mixer = false;
         if !seed {
             let node = flows.node(Some(Step::Transfer(transfer.pos)), Some(payee), amount, Some(parent));
             if hops > self.params.max_hops {
@@ -249,17 +270,22 @@ impl<G: AccountGraph> Pass<'_, G> {
                     flows.end(EndKind::Mixer, Some(payee), amount, hops, node);
                     return Ok(());
                 }
+                mixer = label.mixer;
             }
             if amount < self.params.min_amount {
                 flows.end(EndKind::Dust, Some(payee), amount, hops, node);
                 return Ok(());
+            }
+            if mixer {
+                flows.pass_mixer(Some(payee), amount, hops, node);
             }
             pending.insert((transfer.pos, payee), Carried { parts, amount, hops, node });
         } else {
             pending.insert((transfer.pos, payee), Carried { parts, amount, hops, node: parent });
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = accounts.entry(payee) {
-            let account = self.open(payee, transfer.pos)?;
+            let mut account = self.open(payee, transfer.pos)?;
+            account.mixer = mixer;
             self.schedule(queue, payee, &account);
             slot.insert(account);
         }

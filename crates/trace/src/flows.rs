@@ -120,11 +120,23 @@ pub struct Flows {
     pub nodes: Vec<PathNode>,
     /// Coins (UTXO) or transfers (account) the trace read.
     pub visited: u64,
+    /// With `through_mixers`: each time taint entered a mixer and was
+    /// followed on through it (held there or passed on), as an end of kind
+    /// [`EndKind::Mixer`] that is in no total, so reports can still flag the
+    /// mixers a path went through.
+    pub mixers_passed: Vec<End>,
 }
 
 impl Flows {
     pub(crate) fn new(model: Model) -> Self {
-        Flows { model, totals: Totals::default(), ends: Vec::new(), nodes: Vec::new(), visited: 0 }
+        Flows {
+            model,
+            totals: Totals::default(),
+            ends: Vec::new(),
+            nodes: Vec::new(),
+            visited: 0,
+            mixers_passed: Vec::new(),
+        }
     }
 
     pub(crate) fn node(
@@ -149,6 +161,11 @@ impl Flows {
         };
         *bucket += amount;
         self.ends.push(End { kind, address, amount, hops, node });
+    }
+
+    /// Taint entered a mixer and goes on through it (no total changes).
+    pub(crate) fn pass_mixer(&mut self, address: Option<AddressId>, amount: U256, hops: u32, node: usize) {
+        self.mixers_passed.push(End { kind: EndKind::Mixer, address, amount, hops, node });
     }
 
     /// The amount that ended in each address, for one kind of end.

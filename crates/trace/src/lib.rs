@@ -17,6 +17,18 @@
 //! | FIFO | inputs' part lists joined in input order, poured into outputs in order | received parts leave oldest first |
 //! | LIFO | the joined list reversed, poured in output order | received parts leave newest first |
 //!
+//! An address labelled mixer ends the path (`mixers`) unless
+//! `through_mixers` is set; then it is followed under haircut whatever the
+//! model. UTXO: a transaction spending taint that pays an address labelled
+//! mixer shares all its taint by the haircut rule, each output's share in
+//! the model's own form (FIFO and LIFO: the tainted share, then the clean
+//! rest). Account: a mixer that receives taint keeps it as a haircut amount,
+//! and each outflow carries floor(a × t / B) (FIFO and LIFO: as the tainted
+//! share, then the clean rest; poison: only that share). Past the mixer each
+//! model's own rule applies again. Passing a mixer adds to no total; each
+//! pass is listed in [`Flows::mixers_passed`] and a report lists the mixers
+//! passed under `mixers`.
+//!
 //! What a fee takes (rounding and the fee under haircut, the leftover parts
 //! under FIFO and LIFO) leaves the trace as `fees`. For every model but
 //! poison each unit of seeded taint ends in exactly one bucket:

@@ -59,7 +59,8 @@ pub struct Params {
     pub from_block: Height,
     /// Followed until the end of this block (default: the tip).
     pub to_block: Height,
-    /// Continue through addresses tagged as mixers instead of stopping.
+    /// Continue through addresses tagged as mixers, under haircut (see the
+    /// crate documentation), instead of stopping there.
     pub through_mixers: bool,
     /// Stop at every labelled address, not only at off-ramps and mixers
     /// (exposure, and every backward trace: a source is any tagged actor).

@@ -13,7 +13,7 @@ use chainsleuth_core::{AddressId, ClusterId, Label, SourceVersion, U256};
 use serde::{Serialize, Serializer};
 
 use crate::flows::Step;
-use crate::{EndKind, Flows, Params};
+use crate::{End, EndKind, Flows, Params};
 
 /// An amount in the smallest unit: a JSON number on Bitcoin, a decimal
 /// string on Ethereum (where it may exceed 2^53).
@@ -189,7 +189,8 @@ pub struct ModelReport {
     pub totals: TotalsView,
     /// Off-ramps reached, largest first.
     pub offramps: Vec<Offramp>,
-    /// Mixers entered, largest first.
+    /// Mixers entered, largest first (with `through_mixers`, the mixers
+    /// followed through and the taint that entered each, in no total).
     pub mixers: Vec<Offramp>,
     /// Holders, largest first.
     pub holders: Vec<Holder>,
@@ -227,8 +228,9 @@ impl Report {
                 mixers: amount(t.mixers),
                 mined: amount(t.mined),
             };
-            let offramps = stops(f, EndKind::Reached, describe, numeric)?;
-            let mixers = stops(f, EndKind::Mixer, describe, numeric)?;
+            let offramps = stops(f.ends.iter().filter(|e| e.kind == EndKind::Reached), describe, numeric)?;
+            let mixed = f.ends.iter().filter(|e| e.kind == EndKind::Mixer).chain(&f.mixers_passed);
+            let mixers = stops(mixed, describe, numeric)?;
             let mut holders = Vec::new();
             for (address, held) in f.by_address(EndKind::Held) {
                 let Some(id) = address else { continue };
@@ -503,9 +505,13 @@ struct Edge {
     amount: U256,
 }
 
-fn stops(f: &Flows, kind: EndKind, describe: &mut dyn Describe, numeric: bool) -> Result<Vec<Offramp>, String> {
+fn stops<'a>(
+    ends: impl Iterator<Item = &'a End>,
+    describe: &mut dyn Describe,
+    numeric: bool,
+) -> Result<Vec<Offramp>, String> {
     let mut by: BTreeMap<AddressId, (U256, u64, u32)> = BTreeMap::new();
-    for end in f.ends.iter().filter(|e| e.kind == kind) {
+    for end in ends {
         let Some(address) = end.address else { continue };
         let slot = by.entry(address).or_insert((U256::ZERO, 0, u32::MAX));
         slot.0 += end.amount;

@@ -176,7 +176,11 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
             let (min_hops, parent) = first;
             let hops = min_hops + 1;
             let values: Vec<U256> = tx.outputs.iter().map(|c| U256::from(c.value.0)).collect();
-            let (outs, fee) = split(self.model, &inputs, &values);
+            let mut mixing = false;
+            for coin in tx.outputs.iter() {
+                mixing = mixing || self.mixer(coin)?;
+            }
+            let (outs, fee) = split(self.model, &inputs, &values, mixing);
             flows.totals.fees += fee;
             for (coin, taint) in tx.outputs.iter().zip(outs) {
                 let amount = taint.amount();
@@ -203,6 +207,9 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
                     flows.end(kind, coin.address, amount, hops, node);
                     continue;
                 }
+                if self.mixer(coin)? {
+                    flows.pass_mixer(coin.address, amount, hops, node);
+                }
                 self.settle(&mut flows, coin, Tainted { taint, hops, node }, &mut live, &mut queue, &mut queued);
             }
         }
@@ -222,6 +229,14 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
             }
         }
         Ok((amount < self.params.min_amount).then_some(EndKind::Dust))
+    }
+
+    /// Whether a coin pays a mixer the trace goes through.
+    fn mixer(&mut self, coin: &Coin) -> Result<bool, TraceError<G::Error>> {
+        let Some(address) = coin.address.filter(|_| self.params.through_mixers) else {
+            return Ok(false);
+        };
+        Ok(self.labels.label(address).map_err(TraceError::Labels)?.is_some_and(|l| l.mixer))
     }
 
     /// A coin that goes on: queue its spender, or hold it when it is not
@@ -249,28 +264,26 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
 }
 
 /// One transaction under one model: the outputs' taint in output order and
-/// the taint the fee takes.
-fn split(model: Model, inputs: &[(U256, Option<Tainted>)], outputs: &[U256]) -> (Vec<Taint>, U256) {
-    match model {
-        Model::Poison => {
+/// the taint the fee takes. A transaction paying a mixer the trace goes
+/// through (`mixing`) splits its taint by haircut under every model, each
+/// output's share in the model's own form (FIFO and LIFO: the tainted share,
+/// then the clean rest).
+fn split(model: Model, inputs: &[(U256, Option<Tainted>)], outputs: &[U256], mixing: bool) -> (Vec<Taint>, U256) {
+    match (model, mixing) {
+        (Model::Poison, false) => {
             let fee = sum(inputs.iter().map(|(v, _)| *v)).saturating_sub(sum(outputs.iter().copied()));
             (outputs.iter().map(|v| Taint::Amount(*v)).collect(), fee)
         }
-        Model::Haircut => {
-            let taint = sum(inputs.iter().filter_map(|(_, t)| t.as_ref()).map(|t| t.taint.amount()));
-            let value = sum(inputs.iter().map(|(v, _)| *v));
-            let mut given = U256::ZERO;
-            let outs = outputs
-                .iter()
-                .map(|v| {
-                    let share = if value.is_zero() { U256::ZERO } else { *v * taint / value };
-                    given += share;
-                    Taint::Amount(share)
-                })
-                .collect();
-            (outs, taint - given)
+        (Model::Poison | Model::Haircut, _) => {
+            let (shares, fee) = haircut(inputs, outputs);
+            (shares.into_iter().map(Taint::Amount).collect(), fee)
         }
-        Model::Fifo | Model::Lifo => {
+        (Model::Fifo | Model::Lifo, true) => {
+            let (shares, fee) = haircut(inputs, outputs);
+            let outs = shares.into_iter().zip(outputs).map(|(s, v)| Taint::Parts(Taint::Amount(s).parts(*v))).collect();
+            (outs, fee)
+        }
+        (Model::Fifo | Model::Lifo, false) => {
             let mut joined = Parts::default();
             for (value, tainted) in inputs {
                 match tainted {
@@ -285,6 +298,17 @@ fn split(model: Model, inputs: &[(U256, Option<Tainted>)], outputs: &[U256]) -> 
             (outs, joined.tainted())
         }
     }
+}
+
+/// The haircut split: with T the inputs' taint and V their value, output i
+/// gets floor(v_i × T / V); the rest is the fee's.
+fn haircut(inputs: &[(U256, Option<Tainted>)], outputs: &[U256]) -> (Vec<U256>, U256) {
+    let taint = sum(inputs.iter().filter_map(|(_, t)| t.as_ref()).map(|t| t.taint.amount()));
+    let value = sum(inputs.iter().map(|(v, _)| *v));
+    let shares: Vec<U256> =
+        outputs.iter().map(|v| if value.is_zero() { U256::ZERO } else { *v * taint / value }).collect();
+    let given = sum(shares.iter().copied());
+    (shares, taint - given)
 }
 
 fn sum(values: impl Iterator<Item = U256>) -> U256 {

@@ -1,7 +1,8 @@
 //! The tracer against a reference written for clarity (`reference`), on
 //! random small chains (`support::random`): per model the totals, what ended
-//! at each address under each kind of end, and every end with its hops must
-//! be equal; and for haircut, FIFO and LIFO every unit of seeded taint must
+//! at each address under each kind of end, every end with its hops and every
+//! pass through a mixer (`through_mixers` is drawn at random) must be equal;
+//! and for haircut, FIFO and LIFO every unit of seeded taint must
 //! end in exactly one bucket. Backward account traces (poison and haircut)
 //! are held to the same against `reference::account_back`. Hand-worked
 //! examples are in `examples`.
@@ -53,6 +54,7 @@ fn agree(flows: &Flows, want: &Outcome) -> Result<(), TestCaseError> {
         prop_assert_eq!(flows.by_address(kind), want.by_address(kind), "{:?}: {:?} by address", model, kind);
     }
     prop_assert_eq!(reference::sorted_ends(flows), want.sorted_ends(), "{:?}: ends with hops", model);
+    prop_assert_eq!(reference::sorted_passed(flows), want.sorted_passed(), "{:?}: mixers passed", model);
     Ok(())
 }
 

@@ -3,9 +3,10 @@
 //! reference.
 
 mod account_back;
+mod mixers;
 
 use chainsleuth_core::{AddressId, AssetId, Height, OutPoint, Transfer, TransferKind, TransferPos, TxNum, U256};
-use chainsleuth_trace::{trace_account, trace_utxo, EndKind, Model, Params, Totals, UtxoSeed};
+use chainsleuth_trace::{trace_account, trace_utxo, EndKind, Flows, Model, Params, Totals, UtxoSeed};
 
 use crate::reference::{self, Outcome};
 use crate::support::{labels, map_labels, MemAccount, MemUtxo, Tag, TxSpec};
@@ -24,7 +25,7 @@ fn want(model: Model, totals: [u64; 7], ends: &[(EndKind, u64, u64, u32)]) -> Wa
     Want { model, totals, ends: ends.to_vec() }
 }
 
-fn check(got: &[chainsleuth_trace::Flows], reference: impl Fn(Model) -> Outcome, wants: &[Want]) {
+fn check(got: &[Flows], reference: impl Fn(Model) -> Outcome, wants: &[Want]) {
     assert_eq!(got.len(), wants.len());
     for (flows, want) in got.iter().zip(wants) {
         let [seeded, reached, held, fees, dust, horizon, mixers] = want.totals.map(U256::from);
@@ -38,6 +39,7 @@ fn check(got: &[chainsleuth_trace::Flows], reference: impl Fn(Model) -> Outcome,
         let outcome = reference(want.model);
         assert_eq!(outcome.totals(), totals, "{:?}: reference totals", want.model);
         assert_eq!(outcome.sorted_ends(), ends, "{:?}: reference ends", want.model);
+        assert_eq!(reference::sorted_passed(flows), outcome.sorted_passed(), "{:?}: mixers passed", want.model);
     }
 }
 
@@ -59,17 +61,23 @@ fn params(tip: u64, from: u64, max_hops: u32, min_amount: u64, through_mixers: b
     }
 }
 
-fn run_utxo(graph: &MemUtxo, tags: &[(u64, Tag)], seeds: &[UtxoSeed], params: &Params, wants: &[Want]) {
+/// Checks the tracer and the reference against `wants`; returns the
+/// tracer's flows.
+fn run_utxo(graph: &MemUtxo, tags: &[(u64, Tag)], seeds: &[UtxoSeed], params: &Params, wants: &[Want]) -> Vec<Flows> {
     let labels = labels(tags);
     let got = trace_utxo(graph, &mut map_labels(&labels), seeds, params).expect("in memory");
     check(&got, |model| reference::utxo::trace(graph, &labels, seeds, params, model), wants);
+    got
 }
 
-fn run_account(graph: &MemAccount, tags: &[(u64, Tag)], seeds: &[u64], params: &Params, wants: &[Want]) {
+/// Checks the tracer and the reference against `wants`; returns the
+/// tracer's flows.
+fn run_account(graph: &MemAccount, tags: &[(u64, Tag)], seeds: &[u64], params: &Params, wants: &[Want]) -> Vec<Flows> {
     let labels = labels(tags);
     let seeds: Vec<AddressId> = seeds.iter().copied().map(AddressId).collect();
     let got = trace_account(graph, &mut map_labels(&labels), AssetId::NATIVE, &seeds, params).expect("in memory");
     check(&got, |model| reference::account::trace(graph, &labels, &seeds, params, model), wants);
+    got
 }
 
 /// A tainted 5 (a1) and a clean 3 (a2) consolidated into 6 (a3) and 1 (a4),

@@ -1,26 +1,29 @@
 //! The reference account tracer: replays every transfer of the chain in
 //! order, keeping every address's balance, and for each address that holds
 //! taint the taint in that balance under the model; at the window's end
-//! whatever taint is left is held.
+//! whatever taint is left is held. A mixer that is followed through keeps
+//! its taint as a haircut amount under every model.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chainsleuth_core::{AddressId, Label, Transfer, TransferKind, TransferPos};
 use chainsleuth_trace::{EndKind, Model, Params};
 
-use super::{stop, Outcome};
+use super::{mixer, stop, Outcome};
 use crate::support::MemAccount;
 
 /// An address whose taint is followed (a seed, or one that received taint).
 #[derive(Debug)]
 struct Tracked {
     seed: bool,
+    /// A mixer followed through: its taint is `taint` under every model.
+    mixer: bool,
     /// The fewest hops of any taint it received (0 for a seed).
     hops: u32,
     /// Poison: whether it ever received taint (a seed: a balance at the
     /// window's start, or anything since).
     flagged: bool,
-    /// Haircut: how many units of its balance are tainted.
+    /// Haircut (and a mixer): how many units of its balance are tainted.
     taint: u128,
     /// FIFO and LIFO: its balance as one flag per unit (`true` = tainted),
     /// oldest first.
@@ -30,6 +33,7 @@ struct Tracked {
 impl Tracked {
     fn tainted(&self, model: Model, balance: u128) -> u128 {
         match model {
+            _ if self.mixer => self.taint,
             Model::Poison if self.flagged => balance,
             Model::Poison => 0,
             Model::Haircut => self.taint,
@@ -87,7 +91,8 @@ pub fn trace(
         let balance = balances.get(&seed).copied().unwrap_or(0);
         out.seeded += balance;
         let units = vec![true; balance as usize].into();
-        tracked.insert(seed, Tracked { seed: true, hops: 0, flagged: balance > 0, taint: balance, units });
+        tracked
+            .insert(seed, Tracked { seed: true, mixer: false, hops: 0, flagged: balance > 0, taint: balance, units });
     }
 
     for t in transfers.iter().filter(|t| t.pos >= start && t.pos.height <= params.to_block) {
@@ -115,6 +120,10 @@ pub fn trace(
                         out.end(kind, Some(payee), c.amount, c.hops);
                         None
                     }
+                    None if !seed && mixer(labels, params, payee) => {
+                        out.pass_mixer(payee, c.amount, c.hops);
+                        Some(c)
+                    }
                     _ => Some(c),
                 }
             }
@@ -137,7 +146,8 @@ pub fn trace(
             (Some(account), None) => account.units.extend(vec![false; amount as usize]),
             (None, Some(c)) => {
                 let units = vec![false; before as usize].into();
-                let mut account = Tracked { seed: false, hops: c.hops, flagged: false, taint: 0, units };
+                let mixer = mixer(labels, params, payee);
+                let mut account = Tracked { seed: false, mixer, hops: c.hops, flagged: false, taint: 0, units };
                 account.absorb(c);
                 tracked.insert(payee, account);
             }
@@ -168,15 +178,15 @@ fn pay_out(balances: &mut HashMap<AddressId, u128>, payer: AddressId, t: &Transf
 /// balance was `before`, taken out of its state.
 fn pay(model: Model, account: &mut Tracked, before: u128, amount: u128) -> Carried {
     let hops = account.hops + 1;
+    if account.mixer {
+        let share = haircut(account, before, amount);
+        let mut units = vec![true; share as usize];
+        units.resize(amount as usize, false);
+        return Carried { amount: share, units, hops };
+    }
     match model {
         Model::Poison => Carried { amount: if account.flagged { amount } else { 0 }, units: Vec::new(), hops },
-        Model::Haircut => {
-            let base = before.max(amount);
-            // 0 paid out of an empty balance carries nothing.
-            let share = (amount * account.taint).checked_div(base).unwrap_or(0);
-            account.taint -= share;
-            Carried { amount: share, units: Vec::new(), hops }
-        }
+        Model::Haircut => Carried { amount: haircut(account, before, amount), units: Vec::new(), hops },
         Model::Fifo | Model::Lifo => {
             let units: Vec<bool> = (0..amount)
                 .map(|_| {
@@ -187,4 +197,14 @@ fn pay(model: Model, account: &mut Tracked, before: u128, amount: u128) -> Carri
             Carried { amount: units.iter().filter(|u| **u).count() as u128, units, hops }
         }
     }
+}
+
+/// The haircut share of an outflow of `amount` from a balance of `before`,
+/// floor(amount × taint / max(before, amount)), taken out of the taint.
+fn haircut(account: &mut Tracked, before: u128, amount: u128) -> u128 {
+    let base = before.max(amount);
+    // 0 paid out of an empty balance carries nothing.
+    let share = (amount * account.taint).checked_div(base).unwrap_or(0);
+    account.taint -= share;
+    share
 }

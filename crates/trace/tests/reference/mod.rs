@@ -35,6 +35,9 @@ pub struct Outcome {
     pub fees: u128,
     /// Every stop.
     pub ends: Vec<End>,
+    /// With `through_mixers`: every time taint entered a mixer and went on
+    /// through it (kind `Mixer`, in no total).
+    pub passed: Vec<End>,
 }
 
 impl Outcome {
@@ -43,6 +46,11 @@ impl Outcome {
         if amount > 0 {
             self.ends.push(End { kind, address, amount, hops });
         }
+    }
+
+    /// Records taint going on through a mixer.
+    pub fn pass_mixer(&mut self, address: AddressId, amount: u128, hops: u32) {
+        self.passed.push(End { kind: EndKind::Mixer, address: Some(address), amount, hops });
     }
 
     fn sum(&self, kind: EndKind) -> U256 {
@@ -78,6 +86,20 @@ impl Outcome {
         ends.sort();
         ends
     }
+
+    /// Every pass through a mixer as (address, amount, hops), sorted.
+    pub fn sorted_passed(&self) -> Vec<(Option<AddressId>, U256, u32)> {
+        let mut passed: Vec<_> = self.passed.iter().map(|e| (e.address, U256::from(e.amount), e.hops)).collect();
+        passed.sort();
+        passed
+    }
+}
+
+/// The tracer's passes through mixers, sorted as [`Outcome::sorted_passed`].
+pub fn sorted_passed(flows: &Flows) -> Vec<(Option<AddressId>, U256, u32)> {
+    let mut passed: Vec<_> = flows.mixers_passed.iter().map(|e| (e.address, e.amount, e.hops)).collect();
+    passed.sort();
+    passed
 }
 
 /// The tracer's stops, sorted the same way as [`Outcome::sorted_ends`].
@@ -85,6 +107,15 @@ pub fn sorted_ends(flows: &Flows) -> Vec<(EndKind, Option<AddressId>, U256, u32)
     let mut ends: Vec<_> = flows.ends.iter().map(|e| (e.kind, e.address, e.amount, e.hops)).collect();
     ends.sort();
     ends
+}
+
+/// Whether `address` is a mixer the trace goes through.
+pub fn mixer(
+    labels: &std::collections::HashMap<AddressId, chainsleuth_core::Label>,
+    params: &chainsleuth_trace::Params,
+    address: AddressId,
+) -> bool {
+    params.through_mixers && labels.get(&address).is_some_and(|l| l.mixer)
 }
 
 /// Why newly tainted value stops at `address`, checked in the spec's order:

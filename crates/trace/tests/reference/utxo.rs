@@ -1,14 +1,15 @@
 //! The reference UTXO tracer: seed coins are tainted in full, then every
 //! transaction of the window is visited in chain order and, when it spends a
 //! tainted coin, its outputs are tainted under the model and either stop,
-//! stay tainted for their spender, or are held.
+//! stay tainted for their spender, or are held. A transaction paying a
+//! mixer that is followed through is split by haircut under every model.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chainsleuth_core::{AddressId, Coin, Height, Label, OutPoint, TxNum};
 use chainsleuth_trace::{EndKind, Model, Params, UtxoSeed};
 
-use super::{stop, Outcome};
+use super::{mixer, stop, Outcome};
 use crate::support::MemUtxo;
 
 /// The taint on one coin.
@@ -69,7 +70,12 @@ pub fn trace(
             continue;
         };
         let hops = nearest + 1;
-        let (taints, fee) = split(model, &tx.inputs, &spent, &tx.outputs);
+        let mixing = tx.outputs.iter().any(|c| c.address.is_some_and(|a| mixer(labels, params, a)));
+        let (taints, fee) = if mixing {
+            mix(model, &tx.inputs, &spent, &tx.outputs)
+        } else {
+            split(model, &tx.inputs, &spent, &tx.outputs)
+        };
         out.fees += fee;
         for (coin, taint) in tx.outputs.iter().zip(taints) {
             let amount = taint.amount();
@@ -87,7 +93,12 @@ pub fn trace(
             };
             if let Some(kind) = stop(labels, params, address, amount, hops) {
                 out.end(kind, Some(address), amount, hops);
-            } else if spent_in_window(coin) {
+                continue;
+            }
+            if mixer(labels, params, address) {
+                out.pass_mixer(address, amount, hops);
+            }
+            if spent_in_window(coin) {
                 live.insert(coin.outpoint, Live { taint, hops });
             } else {
                 out.end(EndKind::Held, Some(address), amount, hops);
@@ -161,4 +172,30 @@ fn split(model: Model, inputs: &[Coin], spent: &[Option<Live>], outputs: &[Coin]
             (taints, joined.iter().filter(|u| **u).count() as u128)
         }
     }
+}
+
+/// A transaction paying a mixer: T, the inputs' taint, is shared pro rata
+/// by value whatever the model; FIFO and LIFO take each share as tainted
+/// units followed by the output's clean rest.
+fn mix(model: Model, inputs: &[Coin], spent: &[Option<Live>], outputs: &[Coin]) -> (Vec<Taint>, u128) {
+    let input_value: u128 = inputs.iter().map(|c| u128::from(c.value.0)).sum();
+    let taint: u128 = spent.iter().flatten().map(|l| l.taint.amount()).sum();
+    let mut given = 0;
+    let taints = outputs
+        .iter()
+        .map(|c| {
+            let value = u128::from(c.value.0);
+            let share = value * taint / input_value;
+            given += share;
+            match model {
+                Model::Poison | Model::Haircut => Taint::Amount(share),
+                Model::Fifo | Model::Lifo => {
+                    let mut units = vec![true; share as usize];
+                    units.resize(value as usize, false);
+                    Taint::Units(units)
+                }
+            }
+        })
+        .collect();
+    (taints, taint - given)
 }
