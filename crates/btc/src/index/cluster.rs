@@ -326,6 +326,11 @@ impl<'s> Clusters<'s> {
         ids.sort_unstable();
         ids.dedup();
         self.of.prefetch(self.store, &ids)?;
+        let mut clusters: Vec<AddressId> =
+            ids.iter().filter_map(|id| self.of.rows[id].now.map(|link| AddressId(link.cluster.0))).collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        self.sizes.prefetch(self.store, &clusters)?;
         for candidate in candidates {
             let shape = TxShape {
                 inputs: &candidate.inputs,
