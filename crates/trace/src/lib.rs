@@ -19,8 +19,8 @@
 //!
 //! An address labelled mixer ends the path (`mixers`) unless
 //! `through_mixers` is set; then it is followed under haircut whatever the
-//! model. UTXO: a transaction spending taint that pays an address labelled
-//! mixer shares all its taint by the haircut rule, each output's share in
+//! model. UTXO: the mixer's own transaction (one spending a tainted coin at
+//! an address labelled mixer) shares all its taint by the haircut rule, each output's share in
 //! the model's own form (FIFO and LIFO: the tainted share, then the clean
 //! rest). Account: a mixer that receives taint keeps it as a haircut amount,
 //! and each outflow carries floor(a × t / B) (FIFO and LIFO: as the tainted

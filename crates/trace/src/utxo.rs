@@ -177,8 +177,8 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
             let hops = min_hops + 1;
             let values: Vec<U256> = tx.outputs.iter().map(|c| U256::from(c.value.0)).collect();
             let mut mixing = false;
-            for coin in tx.outputs.iter() {
-                mixing = mixing || self.mixer(coin)?;
+            for (coin, (_, tainted)) in tx.inputs.iter().zip(&inputs) {
+                mixing = mixing || (tainted.is_some() && self.mixer(coin)?);
             }
             let (outs, fee) = split(self.model, &inputs, &values, mixing);
             flows.totals.fees += fee;
@@ -231,7 +231,7 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
         Ok((amount < self.params.min_amount).then_some(EndKind::Dust))
     }
 
-    /// Whether a coin pays a mixer the trace goes through.
+    /// Whether a coin is at a mixer the trace goes through.
     fn mixer(&mut self, coin: &Coin) -> Result<bool, TraceError<G::Error>> {
         let Some(address) = coin.address.filter(|_| self.params.through_mixers) else {
             return Ok(false);
@@ -264,8 +264,9 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
 }
 
 /// One transaction under one model: the outputs' taint in output order and
-/// the taint the fee takes. A transaction paying a mixer the trace goes
-/// through (`mixing`) splits its taint by haircut under every model, each
+/// the taint the fee takes. A mixer's own transaction (`mixing`: it spends a
+/// tainted coin at a mixer the trace goes through) splits its taint by
+/// haircut under every model, each
 /// output's share in the model's own form (FIFO and LIFO: the tainted share,
 /// then the clean rest).
 fn split(model: Model, inputs: &[(U256, Option<Tainted>)], outputs: &[U256], mixing: bool) -> (Vec<Taint>, U256) {

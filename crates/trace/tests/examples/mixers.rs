@@ -1,5 +1,6 @@
-//! Hand-worked traces through mixers (`through_mixers`): a transaction
-//! paying a mixer splits its taint by haircut under every model, a mixer
+//! Hand-worked traces through mixers (`through_mixers`): a mixer's own
+//! transaction (spending a tainted coin at the mixer) splits its taint by
+//! haircut under every model, a mixer
 //! account keeps its taint as a haircut amount, and past the mixer each
 //! model's own rule applies again. Nothing is counted as `mixers`; each
 //! pass is listed in `Flows::mixers_passed`.
@@ -12,21 +13,23 @@ use crate::support::{MemAccount, MemUtxo, Tag};
 
 use super::EndKind::{Held, Mixer};
 
-/// Every model passed the mixer `address` once with `amount` at `hops`.
-fn passed_once(flows: &[Flows], address: u64, amount: u64, hops: u32) {
-    for f in flows {
+/// Every model passed the mixer `address` once at `hops`, with the amount
+/// given for it (models in the order run).
+fn passed_once(flows: &[Flows], address: u64, amounts: [u64; 4], hops: u32) {
+    for (f, amount) in flows.iter().zip(amounts) {
         let passed: Vec<_> = f.mixers_passed.iter().map(|e| (e.kind, e.address, e.amount, e.hops)).collect();
         assert_eq!(passed, [(Mixer, Some(AddressId(address)), U256::from(amount), hops)], "{:?}", f.model);
     }
 }
 
 /// A tainted 6 (a1, the seed coin) and a clean 4 (a2) pay 5 to the mixer
-/// a3 and 3 to a4, fee 2. Paying a mixer, the transaction splits its taint
-/// T = 6 of V = 10 by haircut under every model: a3 floor(5*6/10) = 3, a4
-/// floor(3*6/10) = 1, fee 2. a3 then pays its coin (FIFO [T3 C2], LIFO
-/// reversed [C2 T3]) as 2 to a5 and 3 to a6 under the model's own rule:
-/// poison a5 2, a6 3; haircut floor(2*3/5) = 1, floor(3*3/5) = 1, fee 1;
-/// FIFO a5 2, a6 1; LIFO a6 3.
+/// a3 and 3 to a4, fee 2, under each model's own rule: poison 5 and 3, fee
+/// 2; haircut floor(5*6/10) = 3 and floor(3*6/10) = 1, fee 2; FIFO [T5] and
+/// [T1 C2]; LIFO (reversed [C4 T6]) [C4 T1] and [T3], fee T2. The mixer's
+/// own transaction then pays its coin as 2 to a5 and 3 to a6, splitting its
+/// taint t by haircut under every model: poison t = 5 gives 2 and 3;
+/// haircut t = 3 gives floor(6/5) = 1 and floor(9/5) = 1, fee 1; FIFO t = 5
+/// gives 2 and 3; LIFO t = 1 gives nothing, fee 1.
 #[test]
 fn utxo_through_a_mixer() {
     let graph = MemUtxo::new(
@@ -40,13 +43,13 @@ fn utxo_through_a_mixer() {
     let tags = [(3, Tag::Mixer)];
     let seeds = [UtxoSeed::Coin(OutPoint { tx: TxNum(0), vout: 0 })];
     let wants = [
-        want(Model::Poison, [6, 0, 6, 2, 0, 0, 0], &[(Held, 4, 1, 1), (Held, 5, 2, 2), (Held, 6, 3, 2)]),
+        want(Model::Poison, [6, 0, 8, 2, 0, 0, 0], &[(Held, 4, 3, 1), (Held, 5, 2, 2), (Held, 6, 3, 2)]),
         want(Model::Haircut, [6, 0, 3, 3, 0, 0, 0], &[(Held, 4, 1, 1), (Held, 5, 1, 2), (Held, 6, 1, 2)]),
-        want(Model::Fifo, [6, 0, 4, 2, 0, 0, 0], &[(Held, 4, 1, 1), (Held, 5, 2, 2), (Held, 6, 1, 2)]),
-        want(Model::Lifo, [6, 0, 4, 2, 0, 0, 0], &[(Held, 4, 1, 1), (Held, 6, 3, 2)]),
+        want(Model::Fifo, [6, 0, 6, 0, 0, 0, 0], &[(Held, 4, 1, 1), (Held, 5, 2, 2), (Held, 6, 3, 2)]),
+        want(Model::Lifo, [6, 0, 3, 3, 0, 0, 0], &[(Held, 4, 3, 1)]),
     ];
     let flows = run_utxo(&graph, &tags, &seeds, &params(2, 0, 10, 0, true), &wants);
-    passed_once(&flows, 3, 3, 1);
+    passed_once(&flows, 3, [5, 3, 5, 1], 1);
 
     // Not followed through, the mixer is a stop and the transaction splits
     // under each model's own rule: poison 5, haircut 3, FIFO [T5] and LIFO
@@ -93,7 +96,7 @@ fn account_through_a_mixer() {
         want(Model::Lifo, [10, 0, 9, 1, 0, 0, 0], &held(2, 0)),
     ];
     let flows = run_account(&graph, &tags, &[0], &params(3, 1, 10, 0, true), &wants);
-    passed_once(&flows, 1, 4, 1);
+    passed_once(&flows, 1, [4; 4], 1);
 
     // Not followed through, the 4 ends at the mixer.
     let wants = Model::ALL.map(|m| want(m, [10, 0, 6, 0, 0, 0, 4], &[(Held, 0, 6, 0), (Mixer, 1, 4, 1)]));

@@ -1,8 +1,9 @@
 //! The reference UTXO tracer: seed coins are tainted in full, then every
 //! transaction of the window is visited in chain order and, when it spends a
 //! tainted coin, its outputs are tainted under the model and either stop,
-//! stay tainted for their spender, or are held. A transaction paying a
-//! mixer that is followed through is split by haircut under every model.
+//! stay tainted for their spender, or are held. A mixer's transaction (one
+//! spending a tainted coin at a mixer that is followed through) is split by
+//! haircut under every model.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -70,7 +71,11 @@ pub fn trace(
             continue;
         };
         let hops = nearest + 1;
-        let mixing = tx.outputs.iter().any(|c| c.address.is_some_and(|a| mixer(labels, params, a)));
+        let mixing = tx
+            .inputs
+            .iter()
+            .zip(&spent)
+            .any(|(c, live)| live.is_some() && c.address.is_some_and(|a| mixer(labels, params, a)));
         let (taints, fee) = if mixing {
             mix(model, &tx.inputs, &spent, &tx.outputs)
         } else {
@@ -174,7 +179,7 @@ fn split(model: Model, inputs: &[Coin], spent: &[Option<Live>], outputs: &[Coin]
     }
 }
 
-/// A transaction paying a mixer: T, the inputs' taint, is shared pro rata
+/// A mixer's transaction: T, the inputs' taint, is shared pro rata
 /// by value whatever the model; FIFO and LIFO take each share as tainted
 /// units followed by the output's clean rest.
 fn mix(model: Model, inputs: &[Coin], spent: &[Option<Live>], outputs: &[Coin]) -> (Vec<Taint>, u128) {
