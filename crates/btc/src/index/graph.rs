@@ -21,8 +21,8 @@ use super::cluster::clustered_height;
 use super::error::IndexError;
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterLink, ClusterOf, History, OutputRow, Outputs, TxByNum,
-    TxNumByTxid, TxRow, NETWORK_KEY,
+    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterOf, History, OutputRow, Outputs, TxByNum, TxNumByTxid,
+    TxRow, NETWORK_KEY,
 };
 
 /// A read view of a Bitcoin store as a [`UtxoGraph`], for the network the
@@ -57,16 +57,6 @@ impl<'s> BtcGraph<'s> {
     /// The store it reads.
     pub fn store(&self) -> &'s Store {
         self.store
-    }
-
-    /// The cluster of `address` and the transaction that linked it there
-    /// (the evidence for a label inferred through the cluster); `None` when
-    /// it is in no cluster of two or more.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub fn cluster_link(&self, address: AddressId) -> Result<Option<ClusterLink>, IndexError> {
-        Ok(self.store.get::<ClusterOf>(&address)?)
     }
 
     fn tx_row(&self, num: TxNum) -> Result<TxRow, IndexError> {
