@@ -402,7 +402,9 @@ fn trace_btc(
         Some(t) => ClusterLabels::new(&graph, t, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
         None => ClusterLabels::new(&graph, &NoTags, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
     };
+    let started = std::time::Instant::now();
     let flows = trace_utxo(&graph, &mut labels, &resolved, &params)?;
+    log_done(&flows, started);
     let case = Case {
         chain: "btc".into(),
         asset: "BTC".into(),
@@ -445,7 +447,9 @@ fn trace_eth(
         None => DepositLabels::new(&graph, &NoTags, Chain::Ethereum, &assets, tip.height),
     }
     .map_err(anyhow::Error::msg)?;
+    let started = std::time::Instant::now();
     let flows = trace_account(&graph, &mut labels, asset, &ids, &params)?;
+    log_done(&flows, started);
     let (symbol, decimals) = token_unit(&store, &asset_text)?;
     let indexed_freezable = ctx.config.eth.freezable_tokens.iter().flatten();
     let freezable =
@@ -484,6 +488,14 @@ fn eth_asset(graph: &EthGraph<'_>, asset: Option<&str>) -> anyhow::Result<(Asset
         .with_context(|| format!("--asset {text:?}"))?
         .with_context(|| format!("--asset {text:?}: the index has never seen this token"))?;
     Ok((id, text))
+}
+
+/// Logs how long the kernels took and how much they read (not in the
+/// report, which must be the same bytes every run).
+fn log_done(flows: &[chainsleuth_trace::Flows], started: std::time::Instant) {
+    let visited: u64 = flows.iter().map(|f| f.visited).sum();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(models = flows.len(), visited, seconds, "traced");
 }
 
 /// The symbol and decimals to show an Ethereum asset in.

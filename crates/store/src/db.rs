@@ -74,6 +74,17 @@ pub struct Store {
     last_batch_bytes: AtomicUsize,
 }
 
+/// A writer closing cleanly flushes its memtables, so that the next open
+/// (a read command beside or after it) does not replay the write-ahead log
+/// first; what is in the log is durable either way.
+impl Drop for Store {
+    fn drop(&mut self) {
+        if !self.read_only {
+            let _ = self.flush_all(true);
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).field("schema", &self.schema.name).finish()
