@@ -4,8 +4,9 @@
 # small chain is a prefix of the large one. 100 seed addresses from the
 # small chain are traced on both stores, 10 hops, all four models in one
 # run, with the window ending at the small chain's tip: both traces follow
-# the same reachable set through stores of different sizes. Prints time,
-# coins visited and peak memory for both, and their ratio.
+# the same reachable set through stores of different sizes. Prints the
+# command's and the kernels' time (from the trace's log line), coins
+# visited and peak memory for both, and their ratios.
 #
 # Chains and stores are cached under target/bench-data/trace (several GB).
 # Usage: scripts/bench-trace.sh [SMALL_TXS] [LARGE_TXS]
@@ -52,31 +53,35 @@ with open(sys.argv[2], "w") as f:
         f.write(f"btc:{a}\n")
 PY
 
-run() { # blocks -> "seconds visited peak_mib txs"
+run() { # blocks -> "seconds kernel_seconds visited peak_mib txs"
   local dir="$cache/chain-$1" log out
   log="$(mktemp)"; out="$(mktemp)"
   "$bin" -q --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 --to-block "$b_small" \
     --format json --out "$out" >/dev/null  # warm the page cache once
-  /usr/bin/time -v "$bin" -q --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 \
+  /usr/bin/time -v "$bin" --log-format json --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 \
     --to-block "$b_small" --format json --out "$out" 2>"$log"
-  local secs peak visited txs
+  local secs kernel peak visited txs
   secs="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$log")"
+  kernel="$(python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    if line.startswith("{") and "\"traced\"" in line: print(round(json.loads(line)["fields"]["seconds"], 3))' "$log")"
   peak="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print int($2/1024)}' "$log")"
   visited="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(m["visited"] for m in r["models"].values()))' "$out")"
   txs="$("$bin" -q --data-dir "$dir/data" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["btc"]["transactions"])')"
   rm -f "$log" "$out"
-  echo "$secs $visited $peak $txs"
+  echo "$secs $kernel $visited $peak $txs"
 }
 
-read -r s_secs s_visited s_peak s_txs < <(run "$b_small")
-read -r l_secs l_visited l_peak l_txs < <(run "$b_large")
+read -r s_secs s_kernel s_visited s_peak s_txs < <(run "$b_small")
+read -r l_secs l_kernel l_visited l_peak l_txs < <(run "$b_large")
 
-echo "| chain | blocks | transactions | trace seconds | coins visited (4 models) | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|"
-echo "| small | $b_small | $s_txs | $s_secs | $s_visited | $s_peak |"
-echo "| large | $b_large | $l_txs | $l_secs | $l_visited | $l_peak |"
-python3 - "$s_secs" "$l_secs" "$s_visited" "$l_visited" "$s_txs" "$l_txs" <<'PY'
+echo "| chain | blocks | transactions | command seconds | kernel seconds | coins visited (4 models) | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| small | $b_small | $s_txs | $s_secs | $s_kernel | $s_visited | $s_peak |"
+echo "| large | $b_large | $l_txs | $l_secs | $l_kernel | $l_visited | $l_peak |"
+python3 - "$s_secs" "$l_secs" "$s_kernel" "$l_kernel" "$s_visited" "$l_visited" "$s_txs" "$l_txs" <<'PY'
 import sys
-s, l, sv, lv, st, lt = map(float, sys.argv[1:])
-print(f"\nchain size ratio large/small: {lt/st:.2f}; coins visited ratio: {lv/sv:.2f}; time ratio: {l/s:.2f}")
+s, l, sk, lk, sv, lv, st, lt = map(float, sys.argv[1:])
+print(f"\nlarge/small: chain {lt/st:.2f}, coins visited {lv/sv:.2f}, command time {l/s:.2f}, kernel time {lk/sk:.2f}")
+print(f"kernel cost per coin visited: small {sk/sv*1e6:.2f} us, large {lk/lv*1e6:.2f} us")
 PY
