@@ -10,7 +10,7 @@
 //! platform, a mixer...), at a coinbase (mined), below the dust limit, past
 //! the hop horizon, or before the window's first block (horizon).
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
 
 use chainsleuth_core::{OutPoint, TxNum, UtxoGraph, UtxoTx, U256};
@@ -35,24 +35,8 @@ pub(crate) fn trace<G: UtxoGraph>(
     params: &Params,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
-    let mut coins = BTreeMap::new();
-    for seed in seeds {
-        match *seed {
-            UtxoSeed::Address(address) => {
-                for coin in graph.coins_of(address).map_err(TraceError::Graph)? {
-                    if coin.outpoint.tx >= start && coin.outpoint.tx < end {
-                        coins.insert(coin.outpoint, coin);
-                    }
-                }
-            }
-            UtxoSeed::Coin(outpoint) => {
-                let coin = graph.coin(outpoint).map_err(TraceError::Graph)?.ok_or_else(|| {
-                    TraceError::Inconsistent(format!("seed coin {}:{} is not indexed", outpoint.tx, outpoint.vout))
-                })?;
-                coins.insert(outpoint, coin);
-            }
-        }
-    }
+    // Backward, an address's coins received in the window.
+    let coins = crate::utxo::seed_coins(graph, seeds, |c| c.outpoint.tx >= start && c.outpoint.tx < end)?;
     let mut cache: HashMap<TxNum, Rc<UtxoTx>> = HashMap::new();
     let mut out = Vec::new();
     for &model in &params.models {

@@ -82,7 +82,8 @@ pub fn trace_utxo<G: UtxoGraph>(
         return crate::backward::trace(graph, labels, seeds, params);
     }
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
-    let seed_coins = seed_coins(graph, seeds, start, end)?;
+    // Forward, an address's coins held at the window's start or received in it.
+    let seed_coins = seed_coins(graph, seeds, |c| c.outpoint.tx < end && c.spent_by.is_none_or(|s| s >= start))?;
     let mut cache = TxCache { graph, txs: HashMap::new() };
     params
         .models
@@ -91,21 +92,19 @@ pub fn trace_utxo<G: UtxoGraph>(
         .collect()
 }
 
-/// The seeds' coins: each address's coins held at the window's start or
-/// received in it, and the named coins, in outpoint order.
-fn seed_coins<G: UtxoGraph>(
+/// The seeds' coins: each address's coins that `keep` accepts, and the
+/// named coins, in outpoint order.
+pub(crate) fn seed_coins<G: UtxoGraph>(
     graph: &G,
     seeds: &[UtxoSeed],
-    start: TxNum,
-    end: TxNum,
+    keep: impl Fn(&Coin) -> bool,
 ) -> Result<BTreeMap<OutPoint, Coin>, TraceError<G::Error>> {
     let mut coins = BTreeMap::new();
     for seed in seeds {
         match *seed {
             UtxoSeed::Address(address) => {
                 for coin in graph.coins_of(address).map_err(TraceError::Graph)? {
-                    let in_window = coin.outpoint.tx < end && coin.spent_by.is_none_or(|s| s >= start);
-                    if in_window {
+                    if keep(&coin) {
                         coins.insert(coin.outpoint, coin);
                     }
                 }
