@@ -85,8 +85,13 @@ fn the_graph_matches_the_simulated_chain() {
     for (text, truth) in &chain.truth.addresses {
         let id = graph.address_id(text).unwrap().expect("a ground-truth address is indexed");
         assert_eq!(graph.address_text(id).unwrap(), *text);
-        let coins = graph.coins_of(id).unwrap();
+        let coins = graph.coins_of(id, TxNum(u64::MAX)).unwrap();
         assert!(coins.windows(2).all(|w| w[0].outpoint < w[1].outpoint), "coins of {text} in chain order");
+        // Bounded by a transaction number: only the coins made before it.
+        if let Some(mid) = coins.get(coins.len() / 2) {
+            let before = graph.coins_of(id, mid.outpoint.tx).unwrap();
+            assert_eq!(before, coins.iter().filter(|c| c.outpoint.tx < mid.outpoint.tx).copied().collect::<Vec<_>>());
+        }
         assert!(coins.iter().all(|c| c.address == Some(id)));
         let unspent: u64 = coins.iter().filter(|c| c.spent_by.is_none()).map(|c| c.value.0).sum();
         let received: u64 = coins.iter().map(|c| c.value.0).sum();
@@ -130,5 +135,5 @@ fn bad_input_is_an_error_and_unknown_input_is_none() {
     assert_eq!(graph.coin(OutPoint { tx: unknown, vout: 0 }).unwrap(), None);
     let bad_id = chainsleuth_core::AddressId(1 << 40);
     assert!(matches!(graph.address_text(bad_id), Err(IndexError::UnknownAddressId(_))));
-    assert!(graph.coins_of(bad_id).unwrap().is_empty());
+    assert!(graph.coins_of(bad_id, TxNum(u64::MAX)).unwrap().is_empty());
 }

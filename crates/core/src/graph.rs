@@ -107,8 +107,10 @@ pub trait UtxoGraph {
     /// One coin.
     fn coin(&self, outpoint: OutPoint) -> Result<Option<Coin>, Self::Error>;
 
-    /// Every coin ever paid to an address, in chain order.
-    fn coins_of(&self, address: AddressId) -> Result<Vec<Coin>, Self::Error>;
+    /// Every coin paid to an address by a transaction numbered below
+    /// `before`, in chain order (so the cost follows the window asked, not
+    /// the address's whole later history).
+    fn coins_of(&self, address: AddressId, before: TxNum) -> Result<Vec<Coin>, Self::Error>;
 
     /// The transaction numbers of the blocks `from..=to`: the first number of
     /// block `from` and one past the last of block `to` (so a transaction

@@ -36,7 +36,7 @@ pub(crate) fn trace<G: UtxoGraph>(
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
     // Backward, an address's coins received in the window.
-    let coins = crate::utxo::seed_coins(graph, seeds, |c| c.outpoint.tx >= start && c.outpoint.tx < end)?;
+    let coins = crate::utxo::seed_coins(graph, seeds, end, |c| c.outpoint.tx >= start)?;
     let mut cache: HashMap<TxNum, Rc<UtxoTx>> = HashMap::new();
     let mut out = Vec::new();
     for &model in &params.models {

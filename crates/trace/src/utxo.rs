@@ -83,7 +83,7 @@ pub fn trace_utxo<G: UtxoGraph>(
     }
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
     // Forward, an address's coins held at the window's start or received in it.
-    let seed_coins = seed_coins(graph, seeds, |c| c.outpoint.tx < end && c.spent_by.is_none_or(|s| s >= start))?;
+    let seed_coins = seed_coins(graph, seeds, end, |c| c.spent_by.is_none_or(|s| s >= start))?;
     let mut cache = TxCache { graph, txs: HashMap::new() };
     params
         .models
@@ -92,18 +92,20 @@ pub fn trace_utxo<G: UtxoGraph>(
         .collect()
 }
 
-/// The seeds' coins: each address's coins that `keep` accepts, and the
+/// The seeds' coins: each address's coins made before `before` that `keep`
+/// accepts, and the
 /// named coins, in outpoint order.
 pub(crate) fn seed_coins<G: UtxoGraph>(
     graph: &G,
     seeds: &[UtxoSeed],
+    before: TxNum,
     keep: impl Fn(&Coin) -> bool,
 ) -> Result<BTreeMap<OutPoint, Coin>, TraceError<G::Error>> {
     let mut coins = BTreeMap::new();
     for seed in seeds {
         match *seed {
             UtxoSeed::Address(address) => {
-                for coin in graph.coins_of(address).map_err(TraceError::Graph)? {
+                for coin in graph.coins_of(address, before).map_err(TraceError::Graph)? {
                     if keep(&coin) {
                         coins.insert(coin.outpoint, coin);
                     }

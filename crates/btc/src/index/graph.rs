@@ -137,11 +137,14 @@ impl UtxoGraph for BtcGraph<'_> {
         Ok(row.map(|out| coin(outpoint.tx, outpoint.vout, out)))
     }
 
-    fn coins_of(&self, address: AddressId) -> Result<Vec<Coin>, IndexError> {
+    fn coins_of(&self, address: AddressId, before: TxNum) -> Result<Vec<Coin>, IndexError> {
         let mut coins = Vec::new();
         let mut received = Sats(0);
         for row in self.store.scan::<History>(&address.encode(), None, Direction::Forward)? {
             let ((_, tx), totals) = row?;
+            if tx >= before {
+                break;
+            }
             // The running total of what the address received grows only in
             // transactions that pay it: only those have outputs to read.
             if totals.received == received {

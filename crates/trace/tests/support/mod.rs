@@ -156,8 +156,8 @@ impl UtxoGraph for MemUtxo {
         Ok(tx.and_then(|tx| tx.outputs.get(outpoint.vout as usize)).copied())
     }
 
-    fn coins_of(&self, address: AddressId) -> Result<Vec<Coin>, MemError> {
-        Ok(self.coins().filter(|c| c.address == Some(address)).copied().collect())
+    fn coins_of(&self, address: AddressId, before: TxNum) -> Result<Vec<Coin>, MemError> {
+        Ok(self.coins().filter(|c| c.address == Some(address) && c.outpoint.tx < before).copied().collect())
     }
 
     fn tx_range(&self, from: Height, to: Height) -> Result<(TxNum, TxNum), MemError> {
