@@ -3,17 +3,21 @@
 # transactions (default 1M and 5M) from the same simulator seed, so the
 # small chain is a prefix of the large one. 100 seed addresses from the
 # small chain are traced on both stores, 10 hops, all four models in one
-# run, with the window ending at the small chain's tip: both traces follow
-# the same reachable set through stores of different sizes. Prints the
-# command's and the kernels' time (from the trace's log line), coins
-# visited and peak memory for both, and their ratios.
+# run, in a window of the last WINDOW blocks (default 40) of the small
+# chain: funds that moved in that window, followed to its end, so both
+# traces follow the same reachable set through stores of different sizes.
+# Prints the command's and the kernels' time (from the trace's log line),
+# coins visited and peak memory for both, and their ratios.
 #
-# Chains and stores are cached under target/bench-data/trace (several GB).
-# Usage: scripts/bench-trace.sh [SMALL_TXS] [LARGE_TXS]
+# Chains and stores are cached under target/bench-data/trace (several GB;
+# the first run simulates and indexes them, about 25 minutes on 2 cores;
+# delete the folder to rebuild them after a store format change).
+# Usage: scripts/bench-trace.sh [SMALL_TXS] [LARGE_TXS] [WINDOW]
 set -euo pipefail
 
 small="${1:-1000000}"
 large="${2:-5000000}"
+window="${3:-40}"
 per_block=200   # asked per block; the simulator makes about 160
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,6 +29,7 @@ mkdir -p "$cache"
 blocks_for() { echo $(( $1 / 160 + 100 )); }
 b_small="$(blocks_for "$small")"
 b_large="$(blocks_for "$large")"
+b_from=$(( b_small - window ))
 
 prepare() { # blocks
   local dir="$cache/chain-$1"
@@ -56,10 +61,9 @@ PY
 run() { # blocks -> "seconds kernel_seconds visited peak_mib txs"
   local dir="$cache/chain-$1" log out
   log="$(mktemp)"; out="$(mktemp)"
-  "$bin" -q --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 --to-block "$b_small" \
-    --format json --out "$out" >/dev/null  # warm the page cache once
-  /usr/bin/time -v "$bin" --log-format json --data-dir "$dir/data" trace --seeds-file "$seeds" --max-hops 10 \
-    --to-block "$b_small" --format json --out "$out" 2>"$log"
+  local trace=(trace --seeds-file "$seeds" --max-hops 10 --from-block "$b_from" --to-block "$b_small" --format json)
+  "$bin" -q --data-dir "$dir/data" "${trace[@]}" --out "$out" >/dev/null  # warm the page cache once
+  /usr/bin/time -v "$bin" --log-format json --data-dir "$dir/data" "${trace[@]}" --out "$out" 2>"$log"
   local secs kernel peak visited txs
   secs="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$log")"
   kernel="$(python3 -c 'import json,sys
@@ -75,6 +79,8 @@ for line in open(sys.argv[1]):
 read -r s_secs s_kernel s_visited s_peak s_txs < <(run "$b_small")
 read -r l_secs l_kernel l_visited l_peak l_txs < <(run "$b_large")
 
+echo "100 seeds, 10 hops, 4 models, window blocks $b_from..=$b_small"
+echo
 echo "| chain | blocks | transactions | command seconds | kernel seconds | coins visited (4 models) | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 echo "| small | $b_small | $s_txs | $s_secs | $s_kernel | $s_visited | $s_peak |"
