@@ -102,6 +102,7 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
         .find(|o| o["address"] == exchange.as_str())
         .expect("the tagged holder is reached");
     assert_eq!(offramp["entity"], "Bank Exchange");
+    assert!(offramp["freezable"].as_str().unwrap().starts_with("custodial"), "{offramp}");
     assert_eq!(offramp["category"], "exchange_licensed");
     assert!(offramp["amount"].as_u64().unwrap() >= held_there, "{offramp} held {held_there} before");
     assert!(haircut["holders"].as_array().unwrap().iter().all(|h| h["address"] != exchange.as_str()));
@@ -163,6 +164,7 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
     csv_args[fmt] = "table";
     let table = run_ok(&data, &csv_args);
     assert!(table.contains("Bank Exchange") && table.contains("totals: seeded"), "{table}");
+    assert!(table.contains("reached custodians"), "{table}");
 
     // The off-ramp categories come from the config: without exchanges among
     // them the exchange holds what it received.

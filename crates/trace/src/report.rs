@@ -114,6 +114,9 @@ pub struct Offramp {
     pub paths: u64,
     /// The fewest hops from a seed.
     pub min_hops: u32,
+    /// Why what arrived there can still be frozen (custodial at an
+    /// exchange: a freeze order to it), if it can.
+    pub freezable: Option<String>,
 }
 
 /// An address still holding taint at the window's end.
@@ -451,6 +454,14 @@ impl Report {
                 show(&t.mixers),
                 show(&t.mined)
             );
+            let custodial: Vec<&Offramp> = m.offramps.iter().filter(|o| o.freezable.is_some()).collect();
+            if !custodial.is_empty() {
+                let _ = writeln!(out, "reached custodians (a freeze order can still reach these):");
+                for o in custodial {
+                    let why = o.freezable.as_deref().unwrap_or_default();
+                    let _ = writeln!(out, "  {:>22}  {}  {why}", show(&o.amount), o.address);
+                }
+            }
             let freezable: Vec<&Holder> = m.holders.iter().filter(|h| h.freezable || h.frozen.is_some()).collect();
             let _ = writeln!(
                 out,
@@ -521,6 +532,7 @@ fn stops<'a>(
     let mut out = Vec::new();
     for (id, (value, paths, min_hops)) in by {
         let label = describe.label(id)?;
+        let (freezable, _) = describe.freeze(id, label.as_deref())?;
         out.push(Offramp {
             address: describe.address(id)?,
             cluster: describe.cluster(id)?,
@@ -532,6 +544,7 @@ fn stops<'a>(
             amount: Amount { value, numeric },
             paths,
             min_hops,
+            freezable,
         });
     }
     out.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.address.cmp(&b.address)));
