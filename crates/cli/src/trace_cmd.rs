@@ -57,47 +57,47 @@ Examples:
 #[command(after_help = AFTER_HELP)]
 pub struct TraceArgs {
     /// A seed: btc:ADDRESS, btc:TXID:VOUT or eth:ADDRESS (repeat for more).
-    #[arg(long = "seed", value_name = "SEED")]
+    #[arg(long = "seed", value_name = "SEED", help_heading = "Seeds")]
     pub seeds: Vec<String>,
     /// Read more seeds from a file, one per line (# starts a comment).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Seeds")]
     pub seeds_file: Option<PathBuf>,
     /// Seed every address with an active tag of this category or entity.
-    #[arg(long, value_name = "category=NAME|entity=NAME")]
+    #[arg(long, value_name = "category=NAME|entity=NAME", help_heading = "Seeds")]
     pub seed_tag: Vec<String>,
     /// The chain, when only --seed-tag names the seeds [btc, eth].
-    #[arg(long, value_name = "CHAIN")]
+    #[arg(long, value_name = "CHAIN", help_heading = "Seeds")]
     pub chain: Option<String>,
     /// The asset on Ethereum: ETH or a token contract [default: ETH].
-    #[arg(long, value_name = "ASSET")]
+    #[arg(long, value_name = "ASSET", help_heading = "Seeds")]
     pub asset: Option<String>,
     /// Forward: where the funds went. Backward: where they came from (poison
     /// and haircut).
-    #[arg(long, value_enum, default_value = "forward", value_name = "DIRECTION")]
+    #[arg(long, value_enum, default_value = "forward", value_name = "DIRECTION", help_heading = "Model")]
     pub direction: DirectionArg,
     /// Which models to compute [default: all forward, poison and haircut backward].
-    #[arg(long, value_enum, value_name = "MODEL")]
+    #[arg(long, value_enum, value_name = "MODEL", help_heading = "Model")]
     pub model: Option<ModelArg>,
     /// Follow at most this many hops from a seed.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Stops")]
     pub max_hops: u32,
     /// Stop following taint smaller than this (in the smallest unit: sat, wei).
-    #[arg(long, default_value = "0", value_name = "AMOUNT")]
+    #[arg(long, default_value = "0", value_name = "AMOUNT", help_heading = "Stops")]
     pub min_amount: String,
     /// Follow funds that left at or after this block [default: 0].
-    #[arg(long, value_name = "BLOCK")]
+    #[arg(long, value_name = "BLOCK", help_heading = "Window")]
     pub from_block: Option<u64>,
     /// Follow until the end of this block [default: the indexed tip].
-    #[arg(long, value_name = "BLOCK")]
+    #[arg(long, value_name = "BLOCK", help_heading = "Window")]
     pub to_block: Option<u64>,
     /// Continue through addresses tagged as mixers, under haircut, instead of stopping there.
-    #[arg(long)]
+    #[arg(long, help_heading = "Stops")]
     pub through_mixers: bool,
     /// Output format [default: table on a terminal, json otherwise].
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
     pub format: Option<Format>,
     /// Write the report to this file instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
 }
 
