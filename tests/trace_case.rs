@@ -43,6 +43,8 @@ fn laundering_case_reaches_every_offramp_with_the_ground_truths_amounts() {
         ],
     );
     let case: Value = serde_json::from_slice(&std::fs::read(chain.join("case.json")).unwrap()).unwrap();
+    let status: Value = serde_json::from_str(&run_ok(&data, &["status", "--json"])).unwrap();
+    assert_eq!(status["btc"]["clustered_height"], 130 - 6, "clustering runs 6 blocks behind the tip");
 
     let out = run_ok(&data, &["trace", "--seed-tag", "category=seized", "--chain", "btc", "--format", "json"]);
     let report: Value = serde_json::from_str(&out).unwrap();

@@ -75,6 +75,10 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
                 status.addresses,
                 status.store_bytes as f64 / 1e6
             )?;
+            match status.clustered_height {
+                Some(height) => writeln!(out, "            clustered through block {height}")?,
+                None => writeln!(out, "            not clustered yet")?,
+            }
         }
     }
     match eth {

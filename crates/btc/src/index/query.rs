@@ -183,6 +183,9 @@ pub struct BtcStatus {
     pub addresses: u64,
     /// Approximate bytes on disk.
     pub store_bytes: u64,
+    /// The last block whose transactions are clustered (`None` before the
+    /// first); clustering runs the configured depth behind the tip.
+    pub clustered_height: Option<Height>,
 }
 
 fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrKey, IndexError> {
@@ -529,6 +532,7 @@ pub fn status(store: &Store) -> Result<BtcStatus, IndexError> {
         transactions: read_counter(store, NEXT_TX_KEY)?.unwrap_or(0),
         addresses: read_counter(store, NEXT_ADDR_KEY)?.unwrap_or(0),
         store_bytes: store.approximate_size(),
+        clustered_height: super::cluster::clustered_height(store)?,
     })
 }
 
