@@ -1,0 +1,153 @@
+//! The API's one error type: a stable snake_case `code`, a `message` that
+//! names the bad field and value, and the HTTP status that goes with them.
+//! The query crates' error enums map onto it here, in one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chainsleuth_btc::index::IndexError;
+use chainsleuth_eth::QueryError;
+use chainsleuth_tags::TagsError;
+use serde::Serialize;
+
+/// An error answered as `{"code": ..., "message": ...}` with its status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable snake_case code clients can match on.
+    pub code: &'static str,
+    /// What went wrong, naming the field and the value.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// A 400 about request field `field`.
+    pub fn bad_request(code: &'static str, field: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, code, message: format!("{field}: {why}") }
+    }
+
+    /// A 404 about what request field `field` names.
+    pub fn not_found(code: &'static str, field: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, code, message: format!("{field}: {why}") }
+    }
+
+    /// A 401: no token, or not one of the configured ones. The message never
+    /// repeats what was sent.
+    pub fn unauthorized() -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "Authorization: send the header `Authorization: Bearer <token>` with a configured token"
+                .to_owned(),
+        }
+    }
+
+    /// A 500 for a failure of `what`; the cause goes to the log, not to the client.
+    pub fn internal(what: &str, cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::error!(error = %error_chain(cause), "{what} failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: format!("{what} failed; the server log has the details"),
+        }
+    }
+
+    /// A 500 for a store whose rows contradict each other.
+    fn corrupt(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::error!(error = %error_chain(cause), "corrupt index");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "corrupt_index",
+            message: "the index is damaged; the server log has the details".to_owned(),
+        }
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(Body { code: self.code, message: &self.message })).into_response()
+    }
+}
+
+impl From<IndexError> for ApiError {
+    fn from(err: IndexError) -> ApiError {
+        match err {
+            IndexError::InvalidAddress { .. } => ApiError::bad_request("invalid_address", "address", &err),
+            IndexError::InvalidTxid(_) => ApiError::bad_request("invalid_txid", "id", &err),
+            IndexError::BadCursor(_) => ApiError::bad_request("invalid_cursor", "cursor", &err),
+            IndexError::UnknownTx(_) => ApiError::not_found("unknown_tx", "id", &err),
+            IndexError::UnknownAddress(_) => ApiError::not_found("unknown_address", "address", &err),
+            IndexError::UnknownCluster(_) => ApiError::not_found("unknown_cluster", "id", &err),
+            IndexError::UnknownHeights { .. } => ApiError::not_found("unknown_height", "height", &err),
+            IndexError::UnknownAddressId(_) | IndexError::UnknownTxNum(_) | IndexError::Corrupt(_) => {
+                ApiError::corrupt(&err)
+            }
+            IndexError::Store(_)
+            | IndexError::Io { .. }
+            | IndexError::Malformed { .. }
+            | IndexError::NetworkMismatch { .. } => ApiError::internal("reading the btc store", &err),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> ApiError {
+        match err {
+            QueryError::BadAddress(_) => ApiError::bad_request("invalid_address", "address", &err),
+            QueryError::BadTxHash(_) => ApiError::bad_request("invalid_txid", "id", &err),
+            QueryError::BadAsset(_) => ApiError::bad_request("invalid_asset", "asset", &err),
+            QueryError::BadCursor(_) => ApiError::bad_request("invalid_cursor", "cursor", &err),
+            QueryError::NotIndexed { .. } => ApiError::not_found("not_found", "id", &err),
+            QueryError::Corrupt { .. } => ApiError::corrupt(&err),
+            QueryError::Store(_) => ApiError::internal("reading the eth store", &err),
+        }
+    }
+}
+
+impl From<TagsError> for ApiError {
+    fn from(err: TagsError) -> ApiError {
+        match err {
+            TagsError::Address(_) => ApiError::bad_request("invalid_address", "address", error_chain(&err)),
+            TagsError::UnknownSource(_) => ApiError::not_found("unknown_source", "source", &err),
+            TagsError::UnknownVersion { .. } => ApiError::not_found("unknown_version", "version", &err),
+            _ => ApiError::internal("reading the tag store", &err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_codes_and_statuses() {
+        let bad = ApiError::from(IndexError::BadCursor("zz".into()));
+        assert_eq!((bad.status, bad.code), (StatusCode::BAD_REQUEST, "invalid_cursor"));
+        assert!(bad.message.starts_with("cursor: ") && bad.message.contains("\"zz\""), "{}", bad.message);
+        let missing = ApiError::from(QueryError::NotIndexed { what: "transaction", id: "0xab".into() });
+        assert_eq!(missing.message, "id: transaction 0xab is not in the eth index");
+        assert_eq!((missing.status, missing.code), (StatusCode::NOT_FOUND, "not_found"));
+        let corrupt = ApiError::from(IndexError::Corrupt("row 7".into()));
+        assert_eq!(corrupt.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!corrupt.message.contains("row 7"));
+    }
+}
