@@ -56,7 +56,7 @@ impl ApiError {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
-            message: format!("{what} failed; the server log has the details"),
+            message: format!("{what} failed; the log has the details"),
         }
     }
 
@@ -66,7 +66,7 @@ impl ApiError {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "corrupt_index",
-            message: "the index is damaged; the server log has the details".to_owned(),
+            message: "the index is damaged; the log has the details".to_owned(),
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct Config {
     /// The tracer.
     #[serde(default)]
     pub trace: crate::trace_cmd::TraceConfig,
+    /// The HTTP API (`chainsleuth serve`).
+    #[serde(default)]
+    pub serve: crate::serve_cmd::ServeConfig,
 }
 
 impl Config {
@@ -83,6 +86,20 @@ mod tests {
     fn unknown_keys_are_named() {
         let err = toml::from_str::<Config>("[btc]\nnetwork = \"regtest\"\npol_interval = \"5s\"\n").unwrap_err();
         assert!(err.to_string().contains("pol_interval"), "{err}");
+    }
+
+    #[test]
+    fn serve_tokens_are_typed_and_checked() {
+        let config: Config = toml::from_str(
+            "[serve]\nlisten = \"127.0.0.1:9000\"\ntokens = [{ role = \"read\", secret = \"0123456789abcdef\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(config.serve.tokens.len(), 1);
+        assert_eq!(config.serve.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        let err = toml::from_str::<Config>("[serve]\ntokens = [{ role = \"root\", secret = \"0123456789abcdef\" }]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("root"), "{err}");
+        assert!(toml::from_str::<Config>("[serve]\nport = 1\n").unwrap_err().to_string().contains("port"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use chainsleuth_btc::index::{self, query};
+use chainsleuth_btc::index;
 use chainsleuth_store::{OpenMode, Store};
 use clap::{Args, Subcommand};
 
@@ -38,27 +38,15 @@ pub struct DigestArgs {
 
 /// Runs `chainsleuth status`.
 pub fn run_status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
-    let btc = if index::store_path(&ctx.data_dir).exists() {
-        let store = index::open_read_only(&ctx.data_dir).context("opening the Bitcoin store")?;
-        Some(query::status(&store)?)
-    } else {
-        None
-    };
-    let eth = crate::eth_cmd::status_json(&ctx.data_dir).context("reading the Ethereum store")?;
-    let tags_path = chainsleuth_tags::TagStore::path_in(&ctx.data_dir);
-    let tags = if tags_path.exists() {
-        let store = chainsleuth_tags::TagStore::open_read_only(&tags_path).context("opening the tag store")?;
-        Some(store.sources()?)
-    } else {
-        None
-    };
+    let status = chainsleuth_api::status(&ctx.data_dir).context("reading the stores")?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({ "data_dir": ctx.data_dir, "btc": btc, "eth": eth, "tag_sources": tags });
-        serde_json::to_writer_pretty(&mut out, &value)?;
+        serde_json::to_writer_pretty(&mut out, &status)?;
         writeln!(out)?;
         return Ok(());
     }
+    let chainsleuth_api::Status { btc, eth, tag_sources: tags, .. } = status;
+    let eth = eth.map(serde_json::to_value).transpose()?;
     writeln!(out, "data dir    {}", ctx.data_dir.display())?;
     match btc {
         None => writeln!(out, "btc         not indexed")?,

@@ -4,7 +4,7 @@
 //! redacted.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -334,20 +334,6 @@ pub fn run_tx(data_dir: &Path, args: TxEthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Ethereum store's status as JSON, `None` when there is no store.
-///
-/// # Errors
-/// Store faults.
-pub fn status_json(data_dir: &Path) -> anyhow::Result<Option<serde_json::Value>> {
-    let path: PathBuf = store_path(data_dir);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let store = open_read_only(data_dir)?;
-    let status = EthQuery::new(&store).status()?;
-    Ok(Some(serde_json::to_value(status)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +422,6 @@ mod tests {
     #[test]
     fn read_commands_need_a_store() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(status_json(dir.path()).unwrap().is_none());
         let err = run_tx(dir.path(), TxEthArgs { hash: "0x00".into(), json: false }).unwrap_err();
         assert!(err.to_string().contains("index eth"), "{err}");
     }

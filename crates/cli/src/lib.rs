@@ -13,6 +13,7 @@ mod eth_cmd;
 mod logging;
 mod progress;
 mod render;
+mod serve_cmd;
 mod sync_args;
 mod tags_cmd;
 mod trace_cmd;
@@ -88,6 +89,8 @@ enum Command {
     Trace(trace_cmd::TraceArgs),
     /// Show how much of an address's funds came from (or went to) each tagged category and entity.
     Exposure(trace_cmd::ExposureArgs),
+    /// Serve the read-only HTTP API (JSON under /v1, bearer tokens) until SIGTERM or Ctrl-C.
+    Serve(serve_cmd::ServeArgs),
     /// Build, index and query a small regtest chain in a temporary directory.
     Demo(demo::DemoArgs),
 }
@@ -186,6 +189,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Entity(args) => tags_cmd::run_entity(&ctx.data_dir, args),
         Command::Trace(args) => trace_cmd::run(&ctx, args),
         Command::Exposure(args) => trace_cmd::run_exposure(&ctx, args),
+        Command::Serve(args) => serve_cmd::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
     }
 }
