@@ -126,8 +126,9 @@ pub async fn require_token(State(state): State<ApiState>, request: Request, next
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim());
     match secret.and_then(|secret| role_of(&state.tokens, secret)) {
         Some(_) => next.run(request).await,
         None => axum::response::IntoResponse::into_response(ApiError::unauthorized()),

@@ -99,6 +99,12 @@ async fn the_api_answers_over_http_and_stops_gracefully() {
             assert!(!body.to_string().contains("read-secret"), "{body}");
         }
 
+        let lowercase =
+            client.http.get(format!("{}/v1/status", client.base)).header("authorization", format!("bearer {SECRET}"));
+        assert_eq!(lowercase.send().await.unwrap().status(), StatusCode::OK, "the scheme is case-insensitive");
+        let basic = client.http.get(format!("{}/v1/status", client.base)).basic_auth("read", Some(SECRET));
+        assert_eq!(basic.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
         let status = client.ok("/v1/status").await;
         assert_eq!(status["btc"]["network"], "regtest");
         assert_eq!(status["btc"]["tip_height"], chain.truth.tip_height.get());
