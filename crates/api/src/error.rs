@@ -52,7 +52,7 @@ impl ApiError {
 
     /// A 500 for a failure of `what`; the cause goes to the log, not to the client.
     pub fn internal(what: &str, cause: &(dyn std::error::Error + 'static)) -> ApiError {
-        tracing::error!(error = %error_chain(cause), "{what} failed");
+        tracing::error!(error = %chainsleuth_tags::error_chain(cause), "{what} failed");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
@@ -62,24 +62,13 @@ impl ApiError {
 
     /// A 500 for a store whose rows contradict each other.
     fn corrupt(cause: &(dyn std::error::Error + 'static)) -> ApiError {
-        tracing::error!(error = %error_chain(cause), "corrupt index");
+        tracing::error!(error = %chainsleuth_tags::error_chain(cause), "corrupt index");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "corrupt_index",
             message: "the index is damaged; the log has the details".to_owned(),
         }
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {
@@ -126,7 +115,9 @@ impl From<QueryError> for ApiError {
 impl From<TagsError> for ApiError {
     fn from(err: TagsError) -> ApiError {
         match err {
-            TagsError::Address(_) => ApiError::bad_request("invalid_address", "address", error_chain(&err)),
+            TagsError::Address(_) => {
+                ApiError::bad_request("invalid_address", "address", chainsleuth_tags::error_chain(&err))
+            }
             TagsError::UnknownSource(_) => ApiError::not_found("unknown_source", "source", &err),
             TagsError::UnknownVersion { .. } => ApiError::not_found("unknown_version", "version", &err),
             _ => ApiError::internal("reading the tag store", &err),
