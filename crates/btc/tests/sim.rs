@@ -3,6 +3,8 @@
 //! spends), every signature against a sighash recomputed here, ground truth against a recount, determinism,
 //! branches, and the Bitcoin Core block-file layout it writes.
 
+mod consensus_support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
@@ -14,12 +16,13 @@ use bitcoin::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
 use bitcoin::script::Instruction;
 use bitcoin::secp256k1::{schnorr, Message, Secp256k1, VerifyOnly};
 use bitcoin::sighash::{EcdsaSighashType, Prevouts, SighashCache, TapSighashType};
-use bitcoin::{consensus, Address, Amount, Block, BlockHash, Network, OutPoint, PublicKey, Script, Transaction, TxOut};
+use bitcoin::{consensus, Amount, Block, BlockHash, Network, OutPoint, PublicKey, Script, Transaction, TxOut};
 use chainsleuth_btc::sim::{
     build_chain, build_stale_branch, simulate_to_dir, write_blocks_dir, AddressTruth, BlkDirOptions, GroundTruth,
     Scenario, SimChain, SimConfig,
 };
 use chainsleuth_core::{Height, Sats};
+use consensus_support::{address_of, core_verify, verify_with_core};
 
 /// A coin in the test's own UTXO set.
 struct Coin {
@@ -36,14 +39,6 @@ struct Walk {
     inputs_verified: u64,
     shapes: BTreeMap<&'static str, u64>,
     longest_peel: u64,
-}
-
-/// The regtest address an output counts for: its own, or the P2PKH address of a bare P2PK key.
-fn address_of(script: &Script) -> Option<String> {
-    if let Some(key) = script.p2pk_public_key() {
-        return Some(Address::p2pkh(key.pubkey_hash(), Network::Regtest).to_string());
-    }
-    Address::from_script(script, Network::Regtest).ok().map(|a| a.to_string())
 }
 
 fn regtest_subsidy(height: usize) -> u64 {
@@ -159,29 +154,6 @@ fn verify_inputs(secp: &Secp256k1<VerifyOnly>, tx: &Transaction, spent: &[TxOut]
         } else {
             panic!("unexpected spent script {spk}");
         }
-    }
-}
-
-/// Runs input `index` of `tx` through Bitcoin Core's script interpreter with all standard flags, taproot included.
-fn core_verify(tx: &Transaction, spent: &[TxOut], index: usize) -> Result<(), bitcoinconsensus::Error> {
-    let bytes = consensus::serialize(tx);
-    let utxos: Vec<bitcoinconsensus::Utxo> = spent
-        .iter()
-        .map(|out| bitcoinconsensus::Utxo {
-            script_pubkey: out.script_pubkey.as_bytes().as_ptr(),
-            script_pubkey_len: out.script_pubkey.len() as u32,
-            value: out.value.to_sat() as i64,
-        })
-        .collect();
-    let flags = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
-    let script = spent[index].script_pubkey.as_bytes();
-    bitcoinconsensus::verify_with_flags(script, spent[index].value.to_sat(), &bytes, Some(&utxos), index, flags)
-}
-
-/// Checks every input of `tx` with Bitcoin Core's script interpreter.
-fn verify_with_core(tx: &Transaction, spent: &[TxOut]) {
-    for index in 0..spent.len() {
-        assert_eq!(core_verify(tx, spent, index), Ok(()), "Core rejects input {index} of {}", tx.compute_txid());
     }
 }
 

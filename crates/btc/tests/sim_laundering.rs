@@ -2,11 +2,12 @@
 //! passes the rules a node applies (Bitcoin Core's script interpreter included), the case's ground truth agrees with
 //! the chain and with an index of it, and its tag file imports through the real tags importer.
 
+mod consensus_support;
 mod index_support;
 
 use std::collections::{BTreeSet, HashMap};
 
-use bitcoin::{consensus, Address, Block, Network, OutPoint, Script, Transaction, TxOut, Txid};
+use bitcoin::{consensus, Block, Network, OutPoint, Transaction, TxOut, Txid};
 use chainsleuth_btc::index::{open_read_only, query, BtcGraph};
 use chainsleuth_btc::sim::{
     build_chain, simulate_to_dir, Case, CaseCoin, GroundTruth, Scenario, SimChain, SimConfig, Taint, TAGS_FILE,
@@ -14,6 +15,7 @@ use chainsleuth_btc::sim::{
 use chainsleuth_core::{Chain, Labels, Sats, UtxoGraph};
 use chainsleuth_sync::SyncOptions;
 use chainsleuth_tags::{Format, ImportOptions, TagStore};
+use consensus_support::{address_of, verify_with_core};
 use index_support::{sync, MemSource};
 
 fn config(seed: u64) -> SimConfig {
@@ -22,13 +24,6 @@ fn config(seed: u64) -> SimConfig {
 
 fn bytes(chain: &SimChain) -> Vec<u8> {
     chain.blocks.iter().flat_map(consensus::serialize).collect()
-}
-
-fn address_of(script: &Script) -> Option<String> {
-    if let Some(key) = script.p2pk_public_key() {
-        return Some(Address::p2pkh(key.pubkey_hash(), Network::Regtest).to_string());
-    }
-    Address::from_script(script, Network::Regtest).ok().map(|a| a.to_string())
 }
 
 /// What a walk over the chain saw: every transaction by txid and the coins left unspent.
@@ -88,26 +83,6 @@ fn walk(blocks: &[Block], truth: &GroundTruth) -> Seen {
         }
     }
     Seen { txs, unspent: unspent.into_iter().map(|(k, (out, _, _))| (k, out)).collect() }
-}
-
-/// Runs every input of `tx` through Bitcoin Core's script interpreter with all standard flags, taproot included.
-fn verify_with_core(tx: &Transaction, spent: &[TxOut]) {
-    let bytes = consensus::serialize(tx);
-    let utxos: Vec<bitcoinconsensus::Utxo> = spent
-        .iter()
-        .map(|out| bitcoinconsensus::Utxo {
-            script_pubkey: out.script_pubkey.as_bytes().as_ptr(),
-            script_pubkey_len: out.script_pubkey.len() as u32,
-            value: out.value.to_sat() as i64,
-        })
-        .collect();
-    let flags = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
-    for (index, out) in spent.iter().enumerate() {
-        let script = out.script_pubkey.as_bytes();
-        let result =
-            bitcoinconsensus::verify_with_flags(script, out.value.to_sat(), &bytes, Some(&utxos), index, flags);
-        assert_eq!(result, Ok(()), "Core rejects input {index} of {}", tx.compute_txid());
-    }
 }
 
 fn outpoint(coin: &CaseCoin) -> OutPoint {
