@@ -1,8 +1,9 @@
 //! Bearer tokens: who may call `/v1`. Secrets are compared in constant time
 //! (over their SHA-256, so lengths leak nothing either) and never printed.
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
@@ -14,14 +15,58 @@ use crate::ApiState;
 /// The shortest secret accepted, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a token may do; each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Queries.
     Read,
-    /// Everything.
+    /// Queries and trace jobs.
+    Trace,
+    /// Everything: imports, the watchlist, tokens.
     Admin,
+}
+
+impl Role {
+    /// The role's name as written in files and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Trace => "trace",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Who is asking: put into the request by [`require_token`], taken by
+/// handlers as an extractor. A handler that needs more than reading calls
+/// [`Caller::require`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's role.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Ok when the caller's role is `needed` or above; a 403 naming both otherwise.
+    ///
+    /// # Errors
+    /// The caller's role is below `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(needed, self.role))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Caller, ApiError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(ApiError::unauthorized)
+    }
 }
 
 impl std::str::FromStr for Role {
@@ -30,8 +75,9 @@ impl std::str::FromStr for Role {
     fn from_str(text: &str) -> Result<Role, String> {
         match text {
             "read" => Ok(Role::Read),
+            "trace" => Ok(Role::Trace),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?}: expected read or admin")),
+            other => Err(format!("unknown role {other:?}: expected read, trace or admin")),
         }
     }
 }
@@ -121,7 +167,7 @@ fn role_of(tokens: &[Token], secret: &str) -> Option<Role> {
 
 /// Middleware: lets a request with a configured bearer token through and
 /// answers 401 otherwise.
-pub async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+pub async fn require_token(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let secret = request
         .headers()
         .get(AUTHORIZATION)
@@ -130,7 +176,10 @@ pub async fn require_token(State(state): State<ApiState>, request: Request, next
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, secret)| secret.trim());
     match secret.and_then(|secret| role_of(&state.tokens, secret)) {
-        Some(_) => next.run(request).await,
+        Some(role) => {
+            request.extensions_mut().insert(Caller { role });
+            next.run(request).await
+        }
         None => axum::response::IntoResponse::into_response(ApiError::unauthorized()),
     }
 }

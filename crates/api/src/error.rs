@@ -22,10 +22,13 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The JSON body of every error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code.
+    pub code: String,
+    /// What went wrong, starting with the field it is about.
+    pub message: String,
 }
 
 impl ApiError {
@@ -47,6 +50,19 @@ impl ApiError {
             code: "unauthorized",
             message: "Authorization: send the header `Authorization: Bearer <token>` with a configured token"
                 .to_owned(),
+        }
+    }
+
+    /// A 403: the token's role `has` is below the `needed` one.
+    pub fn forbidden(needed: crate::Role, has: crate::Role) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!(
+                "Authorization: this needs a token with role {} or above; this token's role is {}",
+                needed.as_str(),
+                has.as_str()
+            ),
         }
     }
 
@@ -73,7 +89,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(Body { code: self.code, message: &self.message })).into_response()
+        (self.status, Json(ErrorBody { code: self.code.to_owned(), message: self.message })).into_response()
     }
 }
 

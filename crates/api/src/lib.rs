@@ -5,6 +5,11 @@
 //!
 //! Each request opens the stores it needs read-only, so it sees a
 //! consistent snapshot while an indexer writes beside it.
+//!
+//! Every route is declared once, with its OpenAPI entry (`utoipa`), in the
+//! `routes()` of the module that handles it; [`router`] merges them and
+//! serves the generated document at `/v1/openapi.json`. A handler takes a
+//! [`Caller`] and calls [`Caller::require`] when it needs more than `read`.
 
 mod auth;
 mod error;
@@ -16,10 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::{Role, Token, MIN_SECRET_LEN};
-pub use error::ApiError;
+pub use auth::{Caller, Role, Token, MIN_SECRET_LEN};
+pub use error::{ApiError, ErrorBody};
 pub use status::{status, Status};
 
 /// What every request handler needs.
@@ -38,19 +45,53 @@ impl ApiState {
     }
 }
 
+/// The root of the OpenAPI document; the paths come from the routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "chainsleuth", description = "Address, transaction, cluster, tag and trace queries over the chainsleuth index. Every route but /healthz needs `Authorization: Bearer <token>`; every error is a JSON body with a stable `code` and a `message` naming the bad field."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// Declares the bearer token scheme the document's `security` names.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route behind the token check, with the OpenAPI document.
+fn v1_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes())
+}
+
+/// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = v1_routes().split_for_parts();
+    let (_, health) = OpenApiRouter::<ApiState>::new().routes(utoipa_axum::routes!(routes::healthz)).split_for_parts();
+    doc.merge(health);
+    doc
+}
+
 /// All routes: `/healthz`, and `/v1/...` behind the token check.
 pub fn router(state: ApiState) -> Router {
-    let v1 = Router::new()
-        .route("/status", get(routes::status))
-        .route("/tags/sources", get(routes::tag_sources))
-        .route("/entities/{name}", get(routes::entity))
-        .route("/{chain}/address/{address}", get(routes::address))
-        .route("/{chain}/tx/{id}", get(routes::tx))
-        .route("/{chain}/cluster/{query}", get(routes::cluster))
+    let (v1, _) = v1_routes().split_for_parts();
+    let doc = Arc::new(openapi());
+    let v1 = v1
+        .route("/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(routes::healthz))
-        .nest("/v1", v1)
+        .merge(v1)
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -15,8 +15,10 @@ use chainsleuth_store::{OpenMode, Store};
 use chainsleuth_tags::{SourceInfo, TagChain, TagStore, TagView};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::ApiState;
 
 /// History rows per page when `limit` is not given.
@@ -131,17 +133,34 @@ fn direct_tags(data_dir: &FsPath, chain: TagChain, address: &str, network: Netwo
 }
 
 /// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", security(), tag = "service",
+    responses((status = 200, description = "The process is up", body = serde_json::Value)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /v1/status`.
+#[utoipa::path(get, path = "/v1/status", tag = "index",
+    responses((status = 200, description = "Tips and counts of every store", body = serde_json::Value)))]
 pub async fn status(State(state): State<ApiState>) -> Result<Json<crate::Status>, ApiError> {
     blocking(move || crate::status(&state.data_dir)).await.map(Json)
 }
 
 /// `GET /v1/{chain}/address/{address}?limit=&cursor=&asset=`: the summary,
 /// one page of history newest first, and the address's current tags.
+#[utoipa::path(get, path = "/v1/{chain}/address/{address}", tag = "index",
+    params(
+        ("chain" = String, Path, description = "btc or eth"),
+        ("address" = String, Path, description = "The address"),
+        ("limit" = Option<u32>, Query, description = "History rows per page, 1 to 10000 [default: 25]"),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+        ("asset" = Option<String>, Query, description = "eth: ETH or a token contract [default: ETH]"),
+    ),
+    responses(
+        (status = 200, description = "Summary, one page of history and tags", body = serde_json::Value),
+        (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
+        (status = 404, description = "Not indexed or unknown", body = ErrorBody),
+    ))]
 pub async fn address(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -184,6 +203,13 @@ pub async fn address(
 
 /// `GET /v1/{chain}/tx/{id}`: a Bitcoin transaction, or the transfers of an
 /// Ethereum one.
+#[utoipa::path(get, path = "/v1/{chain}/tx/{id}", tag = "index",
+    params(("chain" = String, Path, description = "btc or eth"), ("id" = String, Path, description = "The txid or transaction hash")),
+    responses(
+        (status = 200, description = "The transaction", body = serde_json::Value),
+        (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
+        (status = 404, description = "Not indexed or unknown", body = ErrorBody),
+    ))]
 pub async fn tx(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -212,6 +238,18 @@ pub async fn tx(
 
 /// `GET /v1/btc/cluster/{id_or_address}?limit=&cursor=`: the cluster and one
 /// page of its members.
+#[utoipa::path(get, path = "/v1/{chain}/cluster/{query}", tag = "index",
+    params(
+        ("chain" = String, Path, description = "btc (clusters are kept for Bitcoin only)"),
+        ("query" = String, Path, description = "A cluster id or a member address"),
+        ("limit" = Option<u32>, Query, description = "Members per page, 1 to 10000 [default: 100]"),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The cluster and one page of members", body = serde_json::Value),
+        (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
+        (status = 404, description = "Not indexed or unknown", body = ErrorBody),
+    ))]
 pub async fn cluster(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -233,6 +271,8 @@ pub async fn cluster(
 }
 
 /// `GET /v1/tags/sources`: every tag source, empty before the first import.
+#[utoipa::path(get, path = "/v1/tags/sources", tag = "tags",
+    responses((status = 200, description = "Every tag source with its versions", body = serde_json::Value)))]
 pub async fn tag_sources(State(state): State<ApiState>) -> Result<Json<Vec<SourceInfo>>, ApiError> {
     blocking(move || {
         if !TagStore::path_in(&state.data_dir).exists() {
@@ -245,6 +285,12 @@ pub async fn tag_sources(State(state): State<ApiState>) -> Result<Json<Vec<Sourc
 }
 
 /// `GET /v1/entities/{name}`: an entity's records and tags.
+#[utoipa::path(get, path = "/v1/entities/{name}", tag = "tags",
+    params(("name" = String, Path, description = "The entity's name")),
+    responses(
+        (status = 200, description = "The entity's records and tags", body = serde_json::Value),
+        (status = 404, description = "No such entity", body = ErrorBody),
+    ))]
 pub async fn entity(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -257,6 +303,17 @@ pub async fn entity(
     })
     .await
     .map(Json)
+}
+
+/// The routes of this module, each with its OpenAPI entry.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(tag_sources))
+        .routes(routes!(entity))
+        .routes(routes!(address))
+        .routes(routes!(tx))
+        .routes(routes!(cluster))
 }
 
 /// Any path without a route.
