@@ -2,6 +2,8 @@
 # Installs what the test suites need beyond cargo, idempotently and quietly:
 #   - libclang (RocksDB's bindgen), from apt when no libclang.so is found;
 #   - Graphviz (tests parse trace reports with dot), from apt;
+#   - Chromium and its chromedriver (tests/web.rs drives the web view
+#     headless over WebDriver), Debian's chromium and chromium-driver, from apt;
 #   - anvil, a real Ethereum dev node, from the npm package
 #     @foundry-rs/anvil-linux-amd64 (pinned) into <repo>/.tools/anvil/.
 # Tests find anvil at <repo>/.tools/anvil/bin/anvil, or via $ANVIL_BIN.
@@ -23,6 +25,9 @@ missing=()
 have_libclang || missing+=(libclang-dev)
 # Graphviz's dot checks that trace reports in DOT parse.
 command -v dot >/dev/null || missing+=(graphviz)
+# Headless Chromium and chromedriver drive the web view in tests/web.rs.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
