@@ -15,6 +15,7 @@ mod auth;
 mod error;
 mod routes;
 mod status;
+mod stores;
 
 use std::future::Future;
 use std::path::PathBuf;

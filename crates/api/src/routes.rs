@@ -9,9 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use bitcoin::Network;
-use chainsleuth_btc::index::{self, query, query::MAX_PAGE};
+use chainsleuth_btc::index::{query, query::MAX_PAGE};
 use chainsleuth_eth::EthQuery;
-use chainsleuth_store::{OpenMode, Store};
+use chainsleuth_store::Store;
 use chainsleuth_tags::{SourceInfo, TagChain, TagStore, TagView};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::stores::{open_btc, open_eth, open_tags};
 use crate::ApiState;
 
 /// History rows per page when `limit` is not given.
@@ -82,37 +83,6 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|err| ApiError::internal("a request handler", &err))?
-}
-
-fn not_indexed(chain: &str) -> ApiError {
-    ApiError::not_found("not_indexed", "chain", format!("nothing is indexed for {chain} in this data directory"))
-}
-
-/// Opens the Bitcoin store read-only; 404 `not_indexed` when there is none.
-pub(crate) fn open_btc(data_dir: &FsPath) -> Result<Store, ApiError> {
-    if !index::store_path(data_dir).exists() {
-        return Err(not_indexed("btc"));
-    }
-    Ok(index::open_read_only(data_dir)?)
-}
-
-/// Opens the Ethereum store read-only; 404 `not_indexed` when there is none.
-pub(crate) fn open_eth(data_dir: &FsPath) -> Result<Store, ApiError> {
-    let path = chainsleuth_eth::store_path(data_dir);
-    if !path.exists() {
-        return Err(not_indexed("eth"));
-    }
-    Store::open(&path, &chainsleuth_eth::SCHEMA, OpenMode::ReadOnly)
-        .map_err(|err| ApiError::internal("opening the eth store", &err))
-}
-
-/// Opens the tag store read-only; 404 `not_indexed` when nothing was imported.
-pub(crate) fn open_tags(data_dir: &FsPath) -> Result<TagStore, ApiError> {
-    let path = TagStore::path_in(data_dir);
-    if !path.exists() {
-        return Err(ApiError::not_found("not_indexed", "tags", "no tag list has been imported"));
-    }
-    Ok(TagStore::open_read_only(&path)?)
 }
 
 /// The network the Bitcoin store indexes (mainnet when it does not say).

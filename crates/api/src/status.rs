@@ -28,16 +28,16 @@ pub struct Status {
 /// A store that exists but cannot be opened or read.
 pub fn status(data_dir: &Path) -> Result<Status, ApiError> {
     let btc = if index::store_path(data_dir).exists() {
-        Some(index::query::status(&crate::routes::open_btc(data_dir)?)?)
+        Some(index::query::status(&crate::stores::open_btc(data_dir)?)?)
     } else {
         None
     };
     let eth = if chainsleuth_eth::store_path(data_dir).exists() {
-        Some(chainsleuth_eth::EthQuery::new(&crate::routes::open_eth(data_dir)?).status()?)
+        Some(chainsleuth_eth::EthQuery::new(&crate::stores::open_eth(data_dir)?).status()?)
     } else {
         None
     };
     let tags_path = TagStore::path_in(data_dir);
-    let tag_sources = if tags_path.exists() { Some(crate::routes::open_tags(data_dir)?.sources()?) } else { None };
+    let tag_sources = if tags_path.exists() { Some(crate::stores::open_tags(data_dir)?.sources()?) } else { None };
     Ok(Status { data_dir: data_dir.to_owned(), btc, eth, tag_sources })
 }
