@@ -4,7 +4,7 @@
 # `chainsleuth demo` (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-test-deps.sh
+bash scripts/install-test-deps.sh --demo
 if [[ ! -x target/release/chainsleuth ]]; then
   echo "demo: first build: RocksDB (C++) and the Ethereum stack compile from source, about 12 minutes on 2 cores" >&2
 fi

@@ -7,7 +7,16 @@
 #   - anvil, a real Ethereum dev node, from the npm package
 #     @foundry-rs/anvil-linux-amd64 (pinned) into <repo>/.tools/anvil/.
 # Tests find anvil at <repo>/.tools/anvil/bin/anvil, or via $ANVIL_BIN.
+# With --demo only what the demo needs: libclang and anvil.
+# apt runs through sudo when the script is not run as root.
 set -euo pipefail
+
+demo_only=false
+case "${1:-}" in
+  --demo) demo_only=true ;;
+  "") ;;
+  *) echo "install-test-deps: unknown argument ${1:?}; usage: install-test-deps.sh [--demo]" >&2; exit 2 ;;
+esac
 
 ANVIL_VERSION=1.7.1
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,15 +32,22 @@ have_libclang() {
 
 missing=()
 have_libclang || missing+=(libclang-dev)
-# Graphviz's dot checks that trace reports in DOT parse.
-command -v dot >/dev/null || missing+=(graphviz)
-# Headless Chromium and chromedriver drive the web view in tests/web.rs.
-command -v chromium >/dev/null || missing+=(chromium)
-command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if ! $demo_only; then
+  # Graphviz's dot checks that trace reports in DOT parse.
+  command -v dot >/dev/null || missing+=(graphviz)
+  # Headless Chromium and chromedriver drive the web view in tests/web.rs.
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+fi
 if ((${#missing[@]})); then
+  sudo=()
+  if ((EUID != 0)); then
+    echo "install-test-deps: installing ${missing[*]} with apt (through sudo)" >&2
+    sudo=(sudo)
+  fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 anvil_dir="$tools/anvil"
