@@ -13,6 +13,8 @@
 
 mod auth;
 mod error;
+mod metrics;
+mod ready;
 mod routes;
 mod status;
 mod stores;
@@ -28,7 +30,10 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Caller, Role, Token, MIN_SECRET_LEN};
 pub use error::{ApiError, ErrorBody};
+pub use metrics::{Histogram, Metrics, MetricsAuth};
+pub use ready::{Readiness, WorkerHandle, WorkerView, Workers};
 pub use status::{status, Status};
+pub use stores::set_caching as set_store_caching;
 
 /// What every request handler needs.
 #[derive(Debug, Clone)]
@@ -37,12 +42,24 @@ pub struct ApiState {
     pub data_dir: PathBuf,
     /// The tokens `/v1` accepts.
     pub tokens: Arc<[Token]>,
+    /// The chain workers' reports (`/readyz`, `/metrics`, `/v1/status`).
+    pub workers: Arc<Workers>,
+    /// Counters and histograms of `/metrics`, for every module to bump.
+    pub metrics: Arc<Metrics>,
+    /// Held by each tag import (uploaded or scheduled): one at a time.
+    pub tag_imports: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiState {
     /// State serving `data_dir` to holders of `tokens`.
     pub fn new(data_dir: impl Into<PathBuf>, tokens: Vec<Token>) -> ApiState {
-        ApiState { data_dir: data_dir.into(), tokens: tokens.into() }
+        ApiState {
+            data_dir: data_dir.into(),
+            tokens: tokens.into(),
+            workers: Arc::default(),
+            metrics: Arc::default(),
+            tag_imports: Arc::default(),
+        }
     }
 }
 
@@ -78,7 +95,11 @@ fn v1_routes() -> OpenApiRouter<ApiState> {
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = v1_routes().split_for_parts();
-    let (_, health) = OpenApiRouter::<ApiState>::new().routes(utoipa_axum::routes!(routes::healthz)).split_for_parts();
+    let (_, health) = OpenApiRouter::<ApiState>::new()
+        .routes(utoipa_axum::routes!(routes::healthz))
+        .routes(utoipa_axum::routes!(ready::readyz))
+        .routes(utoipa_axum::routes!(metrics::metrics))
+        .split_for_parts();
     doc.merge(health);
     doc
 }
@@ -92,9 +113,13 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(ready::readyz))
+        .merge(metrics::router(&state))
         .merge(v1)
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

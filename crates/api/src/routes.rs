@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::stores::{open_btc, open_eth, open_tags};
+use crate::stores::{open_btc, open_eth, open_tags, open_tags_for};
 use crate::ApiState;
 
 /// History rows per page when `limit` is not given.
@@ -99,7 +99,7 @@ fn direct_tags(data_dir: &FsPath, chain: TagChain, address: &str, network: Netwo
     if !TagStore::path_in(data_dir).exists() {
         return Ok(Vec::new());
     }
-    Ok(open_tags(data_dir)?.with_network(network).tags_for(&chain, address)?)
+    Ok(open_tags_for(data_dir, network)?.tags_for(&chain, address)?)
 }
 
 /// `GET /healthz`.

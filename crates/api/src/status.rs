@@ -28,12 +28,12 @@ pub struct Status {
 /// A store that exists but cannot be opened or read.
 pub fn status(data_dir: &Path) -> Result<Status, ApiError> {
     let btc = if index::store_path(data_dir).exists() {
-        Some(index::query::status(&crate::stores::open_btc(data_dir)?)?)
+        Some(index::query::status(&*crate::stores::open_btc(data_dir)?)?)
     } else {
         None
     };
     let eth = if chainsleuth_eth::store_path(data_dir).exists() {
-        Some(chainsleuth_eth::EthQuery::new(&crate::stores::open_eth(data_dir)?).status()?)
+        Some(chainsleuth_eth::EthQuery::new(&*crate::stores::open_eth(data_dir)?).status()?)
     } else {
         None
     };
