@@ -135,6 +135,7 @@ impl From<TagsError> for ApiError {
                 ApiError::bad_request("invalid_address", "address", chainsleuth_tags::error_chain(&err))
             }
             TagsError::UnknownSource(_) => ApiError::not_found("unknown_source", "source", &err),
+            TagsError::BadCursor(_) => ApiError::bad_request("invalid_cursor", "cursor", &err),
             TagsError::UnknownVersion { .. } => ApiError::not_found("unknown_version", "version", &err),
             _ => ApiError::internal("reading the tag store", &err),
         }

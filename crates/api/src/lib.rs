@@ -17,6 +17,7 @@ mod metrics;
 mod ready;
 mod routes;
 mod status;
+mod tags;
 mod stores;
 
 use std::future::Future;
@@ -48,6 +49,9 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Held by each tag import (uploaded or scheduled): one at a time.
     pub tag_imports: Arc<tokio::sync::Mutex<()>>,
+    /// The config's `[tags]` section, whose sources `POST /v1/tags/imports`
+    /// runs by name; `None` without one.
+    pub tags_config: Option<Arc<chainsleuth_tags::TagsConfig>>,
 }
 
 impl ApiState {
@@ -59,7 +63,14 @@ impl ApiState {
             workers: Arc::default(),
             metrics: Arc::default(),
             tag_imports: Arc::default(),
+            tags_config: None,
         }
+    }
+
+    /// The state with the config's `[tags]` section, for imports by source name.
+    pub fn with_tags_config(mut self, config: chainsleuth_tags::TagsConfig) -> ApiState {
+        self.tags_config = Some(Arc::new(config));
+        self
     }
 }
 
@@ -89,7 +100,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route behind the token check, with the OpenAPI document.
 fn v1_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes())
 }
 
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.

@@ -6,20 +6,20 @@ use std::path::Path as FsPath;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use bitcoin::Network;
 use chainsleuth_btc::index::{query, query::MAX_PAGE};
 use chainsleuth_eth::EthQuery;
 use chainsleuth_store::Store;
-use chainsleuth_tags::{SourceInfo, TagChain, TagStore, TagView};
+use chainsleuth_tags::{TagChain, TagStore, TagView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::stores::{open_btc, open_eth, open_tags, open_tags_for};
+use crate::stores::{open_btc, open_eth, open_tags_for};
 use crate::ApiState;
 
 /// History rows per page when `limit` is not given.
@@ -29,7 +29,7 @@ const DEFAULT_CLUSTER_LIMIT: usize = 100;
 
 /// The chains of `/v1/{chain}/...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chain {
+pub(crate) enum Chain {
     Btc,
     Eth,
 }
@@ -42,12 +42,17 @@ fn parse_chain(text: &str) -> Result<Chain, ApiError> {
     }
 }
 
-/// Query parameters of an address page.
-#[derive(Debug, Deserialize)]
+/// Query parameters of an address or history page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AddressParams {
+    /// History rows per page, 1 to 10000 [default: 25].
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The history's `next_cursor` of an earlier page.
     cursor: Option<String>,
+    /// eth: the history's asset, ETH or a token contract [default: ETH].
     asset: Option<String>,
 }
 
@@ -70,23 +75,23 @@ fn parse_limit(text: Option<&str>, default: usize) -> Result<usize, ApiError> {
     })
 }
 
-fn path_error(rejection: PathRejection) -> ApiError {
+pub(crate) fn path_error(rejection: PathRejection) -> ApiError {
     ApiError::bad_request("invalid_path", "path", rejection.body_text())
 }
 
-fn query_error(rejection: QueryRejection) -> ApiError {
+pub(crate) fn query_error(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", "query", rejection.body_text())
 }
 
 /// Runs store work on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|err| ApiError::internal("a request handler", &err))?
 }
 
 /// The network the Bitcoin store indexes (mainnet when it does not say).
-fn btc_network(store: &Store) -> Result<Network, ApiError> {
+pub(crate) fn btc_network(store: &Store) -> Result<Network, ApiError> {
     Ok(query::status(store)?
         .network
         .as_deref()
@@ -95,7 +100,12 @@ fn btc_network(store: &Store) -> Result<Network, ApiError> {
 }
 
 /// The current tags of `address`, none when no tag store exists yet.
-fn direct_tags(data_dir: &FsPath, chain: TagChain, address: &str, network: Network) -> Result<Vec<TagView>, ApiError> {
+pub(crate) fn direct_tags(
+    data_dir: &FsPath,
+    chain: TagChain,
+    address: &str,
+    network: Network,
+) -> Result<Vec<TagView>, ApiError> {
     if !TagStore::path_in(data_dir).exists() {
         return Ok(Vec::new());
     }
@@ -116,59 +126,139 @@ pub async fn status(State(state): State<ApiState>) -> Result<Json<crate::Status>
     blocking(move || crate::status(&state.data_dir)).await.map(Json)
 }
 
-/// `GET /v1/{chain}/address/{address}?limit=&cursor=&asset=`: the summary,
-/// one page of history newest first, and the address's current tags.
+/// The limit, cursor and asset of an address or history page, checked.
+pub(crate) struct PageQuery {
+    pub(crate) limit: usize,
+    pub(crate) cursor: Option<String>,
+    pub(crate) asset: Option<String>,
+}
+
+impl PageQuery {
+    /// The chain, the address and the page query of an address or history request.
+    fn from_request(
+        path: Result<Path<(String, String)>, PathRejection>,
+        params: Result<Query<AddressParams>, QueryRejection>,
+    ) -> Result<(Chain, String, PageQuery), ApiError> {
+        let Path((chain, address)) = path.map_err(path_error)?;
+        let Query(params) = params.map_err(query_error)?;
+        let chain = parse_chain(&chain)?;
+        Ok((chain, address, PageQuery::parse(chain, params)?))
+    }
+
+    fn parse(chain: Chain, params: AddressParams) -> Result<PageQuery, ApiError> {
+        let limit = parse_limit(params.limit.as_deref(), DEFAULT_HISTORY_LIMIT)?;
+        if let (Chain::Btc, Some(asset)) = (chain, &params.asset) {
+            return Err(ApiError::bad_request("invalid_asset", "asset", format!("btc has one asset, got {asset:?}")));
+        }
+        Ok(PageQuery { limit, cursor: params.cursor, asset: params.asset })
+    }
+
+    /// The Ethereum asset asked for: ETH unless `asset` names a token.
+    fn eth_asset(&self) -> &str {
+        self.asset.as_deref().unwrap_or("ETH")
+    }
+}
+
+/// The address page: the summary (eth: the balance of every asset the
+/// address touched), the first page of history (or the page at `cursor`),
+/// the address's own tags with provenance and, for btc, its cluster. The
+/// summary, history and tags are the CLI's `address --json`.
+pub(crate) fn address_page(
+    data_dir: &FsPath,
+    chain: Chain,
+    address: &str,
+    page: &PageQuery,
+) -> Result<Value, ApiError> {
+    match chain {
+        Chain::Btc => {
+            let store = open_btc(data_dir)?;
+            let network = btc_network(&store)?;
+            let summary = query::address_summary(&store, address, network)?;
+            let history = query::address_history(&store, address, network, page.cursor.as_deref(), page.limit)?;
+            let tags = direct_tags(data_dir, TagChain::BTC, &summary.address, network)?;
+            let cluster = query::cluster_of(&store, &summary.address, network)?;
+            Ok(json!({ "summary": summary, "history": history, "tags": tags, "cluster": cluster }))
+        }
+        Chain::Eth => {
+            let store = open_eth(data_dir)?;
+            let eth = EthQuery::new(&store);
+            let history = eth.history(address, page.eth_asset(), page.limit, page.cursor.as_deref())?;
+            let summary = eth.address_summary(address)?;
+            let tags = direct_tags(data_dir, TagChain::ETH, &history.address, Network::Bitcoin)?;
+            Ok(json!({ "summary": summary, "history": history, "tags": tags }))
+        }
+    }
+}
+
+/// One page of an address's history, newest first.
+fn history_page(data_dir: &FsPath, chain: Chain, address: &str, page: &PageQuery) -> Result<Value, ApiError> {
+    match chain {
+        Chain::Btc => {
+            let store = open_btc(data_dir)?;
+            let network = btc_network(&store)?;
+            Ok(json!(query::address_history(&store, address, network, page.cursor.as_deref(), page.limit)?))
+        }
+        Chain::Eth => {
+            let store = open_eth(data_dir)?;
+            let eth = EthQuery::new(&store);
+            Ok(json!(eth.history(address, page.eth_asset(), page.limit, page.cursor.as_deref())?))
+        }
+    }
+}
+
+/// `GET /v1/{chain}/address/{address}?limit=&cursor=&asset=`: the address
+/// page. It carries the first page of history so that one request draws an
+/// address; `/history` pages on without the summary and tags.
 #[utoipa::path(get, path = "/v1/{chain}/address/{address}", tag = "index",
     params(
         ("chain" = String, Path, description = "btc or eth"),
         ("address" = String, Path, description = "The address"),
-        ("limit" = Option<u32>, Query, description = "History rows per page, 1 to 10000 [default: 25]"),
-        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
-        ("asset" = Option<String>, Query, description = "eth: ETH or a token contract [default: ETH]"),
+        AddressParams,
     ),
     responses(
-        (status = 200, description = "Summary, one page of history and tags", body = serde_json::Value),
+        (status = 200, description = "`summary` (btc: balance, received, sent, tx_count, first_seen, last_seen; eth: \
+`assets`, the balance, received, sent and transfer count of every asset the address touched, `null` for an \
+address never seen), `history` (as /history answers), `tags` (the address's own current tags, each with its \
+source, version, file, line and import time), and for btc `cluster` (`{id, size}`, `null` for an address \
+never seen)", body = serde_json::Value),
         (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
-        (status = 404, description = "Not indexed or unknown", body = ErrorBody),
+        (status = 404, description = "Not indexed", body = ErrorBody),
     ))]
 pub async fn address(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<AddressParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path((chain, address)) = path.map_err(path_error)?;
-    let Query(params) = params.map_err(query_error)?;
-    let chain = parse_chain(&chain)?;
-    let limit = parse_limit(params.limit.as_deref(), DEFAULT_HISTORY_LIMIT)?;
-    let cursor = params.cursor;
-    blocking(move || match chain {
-        Chain::Btc => {
-            if let Some(asset) = params.asset {
-                return Err(ApiError::bad_request(
-                    "invalid_asset",
-                    "asset",
-                    format!("btc has one asset, got {asset:?}"),
-                ));
-            }
-            let store = open_btc(&state.data_dir)?;
-            let network = btc_network(&store)?;
-            let summary = query::address_summary(&store, &address, network)?;
-            let history = query::address_history(&store, &address, network, cursor.as_deref(), limit)?;
-            let tags = direct_tags(&state.data_dir, TagChain::BTC, &summary.address, network)?;
-            Ok(json!({ "summary": summary, "history": history, "tags": tags }))
-        }
-        Chain::Eth => {
-            let store = open_eth(&state.data_dir)?;
-            let eth = EthQuery::new(&store);
-            let asset = params.asset.as_deref().unwrap_or("ETH");
-            let history = eth.history(&address, asset, limit, cursor.as_deref())?;
-            let summary = eth.address_summary(&address)?;
-            let tags = direct_tags(&state.data_dir, TagChain::ETH, &history.address, Network::Bitcoin)?;
-            Ok(json!({ "summary": summary, "history": history, "tags": tags }))
-        }
-    })
-    .await
-    .map(Json)
+    let (chain, address, page) = PageQuery::from_request(path, params)?;
+    blocking(move || address_page(&state.data_dir, chain, &address, &page)).await.map(Json)
+}
+
+/// `GET /v1/{chain}/address/{address}/history?limit=&cursor=&asset=`: one
+/// page of history, newest first. The cursor is the position of the next
+/// older row, so blocks indexed between two pages never shift a page: a
+/// client that follows `next_cursor` from its first page gets every row of
+/// that first snapshot exactly once.
+#[utoipa::path(get, path = "/v1/{chain}/address/{address}/history", tag = "index",
+    params(
+        ("chain" = String, Path, description = "btc or eth"),
+        ("address" = String, Path, description = "The address"),
+        AddressParams,
+    ),
+    responses(
+        (status = 200, description = "btc: `{address, rows: [{height, txid, position, received, sent}], \
+next_cursor}`; eth: `{address, asset, symbol, decimals, entries: [{block, tx_index, tx_hash, kind, direction, \
+counterparty, amount, balance_after}], next_cursor}` (amounts as decimal strings); `next_cursor` is `null` on \
+the last page", body = serde_json::Value),
+        (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
+        (status = 404, description = "Not indexed", body = ErrorBody),
+    ))]
+pub async fn history(
+    State(state): State<ApiState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<AddressParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (chain, address, page) = PageQuery::from_request(path, params)?;
+    blocking(move || history_page(&state.data_dir, chain, &address, &page)).await.map(Json)
 }
 
 /// `GET /v1/{chain}/tx/{id}`: a Bitcoin transaction, or the transfers of an
@@ -240,48 +330,12 @@ pub async fn cluster(
     .map(Json)
 }
 
-/// `GET /v1/tags/sources`: every tag source, empty before the first import.
-#[utoipa::path(get, path = "/v1/tags/sources", tag = "tags",
-    responses((status = 200, description = "Every tag source with its versions", body = serde_json::Value)))]
-pub async fn tag_sources(State(state): State<ApiState>) -> Result<Json<Vec<SourceInfo>>, ApiError> {
-    blocking(move || {
-        if !TagStore::path_in(&state.data_dir).exists() {
-            return Ok(Vec::new());
-        }
-        Ok(open_tags(&state.data_dir)?.sources()?)
-    })
-    .await
-    .map(Json)
-}
-
-/// `GET /v1/entities/{name}`: an entity's records and tags.
-#[utoipa::path(get, path = "/v1/entities/{name}", tag = "tags",
-    params(("name" = String, Path, description = "The entity's name")),
-    responses(
-        (status = 200, description = "The entity's records and tags", body = serde_json::Value),
-        (status = 404, description = "No such entity", body = ErrorBody),
-    ))]
-pub async fn entity(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<Json<chainsleuth_tags::EntityView>, ApiError> {
-    let Path(name) = path.map_err(path_error)?;
-    blocking(move || {
-        open_tags(&state.data_dir)?
-            .entity(&name)?
-            .ok_or_else(|| ApiError::not_found("unknown_entity", "name", format!("no entity called {name:?}")))
-    })
-    .await
-    .map(Json)
-}
-
 /// The routes of this module, each with its OpenAPI entry.
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(status))
-        .routes(routes!(tag_sources))
-        .routes(routes!(entity))
         .routes(routes!(address))
+        .routes(routes!(history))
         .routes(routes!(tx))
         .routes(routes!(cluster))
 }
@@ -292,10 +346,10 @@ pub async fn unknown_route(uri: Uri) -> ApiError {
 }
 
 /// A route asked with a method it does not take.
-pub async fn method_not_allowed() -> ApiError {
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
         code: "method_not_allowed",
-        message: "method: this route only answers GET".to_owned(),
+        message: format!("method: {:?} does not take {method} (see /v1/openapi.json)", uri.path()),
     }
 }

@@ -179,7 +179,12 @@ impl TagStore {
             .collect()
     }
 
-    fn view(&self, sources: &HashMap<SourceId, SourceRecord>, source: SourceId, record: TagRecord) -> TagView {
+    pub(crate) fn view(
+        &self,
+        sources: &HashMap<SourceId, SourceRecord>,
+        source: SourceId,
+        record: TagRecord,
+    ) -> TagView {
         TagView {
             source: sources.get(&source).map(|s| s.name.clone()).unwrap_or_default(),
             display_address: display_form(&record.tag.chain, &record.tag.address),
@@ -282,20 +287,8 @@ impl TagStore {
     pub fn entity(&self, name: &str) -> Result<Option<EntityView>, TagsError> {
         let sources = self.source_records()?;
         let source_name = |id: SourceId| sources.get(&id).map(|s| s.name.clone()).unwrap_or_default();
-        let mut id = entity_id(name);
-        let mut records = self.entity_records(&id, &source_name)?;
-        if records.is_empty() {
-            let wanted = id.clone();
-            for row in self.store.scan::<Entities>(&[], None, Direction::Forward)? {
-                let ((key, _), Json(record)) = row?;
-                let entity = &record.entity;
-                if entity_id(&entity.name) == wanted || entity.aliases.iter().any(|a| entity_id(a) == wanted) {
-                    id = key.0;
-                    records = self.entity_records(&id, &source_name)?;
-                    break;
-                }
-            }
-        }
+        let Some(id) = self.entity_key(name)? else { return Ok(None) };
+        let records = self.entity_records(&id, &source_name)?;
         let mut tags = Vec::new();
         for row in self.store.scan::<ByEntity>(&EntityKey::new(&id).encode(), None, Direction::Forward)? {
             let ((_, addr, source, fp, added), ()) = row?;
@@ -370,7 +363,7 @@ impl TagStore {
 /// while an unfinished import stages it, and once retired unless
 /// `include_retired`; a live row is returned without its retirement mark
 /// (set by an import that has not switched yet).
-fn visible(
+pub(crate) fn visible(
     sources: &HashMap<SourceId, SourceRecord>,
     source: SourceId,
     added: u32,

@@ -94,6 +94,9 @@ pub enum TagsError {
         /// Its latest version.
         latest: u32,
     },
+    /// A listing cursor that is not a `next_cursor` of the same listing.
+    #[error("cursor {0:?} is not a next_cursor of this listing")]
+    BadCursor(String),
     /// An address given to a query is not valid on its chain.
     #[error("invalid address")]
     Address(#[from] crate::address::AddressError),

@@ -9,7 +9,8 @@
 //! - [`TagStore`]: the tag database at `<data-dir>/tags`, with all-or-nothing
 //!   versioned imports ([`TagStore::import`]), queries with provenance
 //!   ([`TagStore::tags_for`], [`TagStore::history`], [`TagStore::entity`],
-//!   [`TagStore::diff`], [`TagStore::sources`]) and scheduled sources
+//!   [`TagStore::diff`], [`TagStore::sources`], the paged listing
+//!   [`TagStore::list`]) and scheduled sources
 //!   ([`TagStore::sync_due`]);
 //! - the tracer's [`chainsleuth_core::Labels`] over the store: an address's
 //!   label from its most confident active tag, every labelled address of a
@@ -25,6 +26,7 @@ mod formats;
 mod import;
 mod labels;
 mod lines;
+mod list;
 mod model;
 pub mod schedule;
 mod sync;
@@ -37,6 +39,7 @@ pub use error::{RowError, TagsError};
 pub use formats::{Defaults, Field, Format, Mapping};
 pub use import::ImportOptions;
 pub use lines::{file_sha256, DEFAULT_MAX_LINE};
+pub use list::{TagFilter, TagPage, LIST_SCAN_BUDGET, MAX_LIST_PAGE};
 pub use model::{
     entity_id, Diff, Entity, EntityRecord, EntityView, ImportReport, Provenance, Retired, RunStatus, SourceInfo, Tag,
     TagRecord, TagView, VersionInfo,

@@ -362,7 +362,7 @@ impl TagStore {
     pub fn sync_due(&self, config: &TagsConfig, now: u64, force: bool) -> Result<Vec<SyncReport>, TagsError> {
         let mut reports = Vec::new();
         for source in &config.sources {
-            let mut status = self.run_status(&source.name)?.unwrap_or_default();
+            let status = self.run_status(&source.name)?.unwrap_or_default();
             let due = match Schedule::parse(&source.every) {
                 Ok(schedule) => force || schedule.is_due(status.last_attempt, now),
                 Err(_) => true,
@@ -371,30 +371,53 @@ impl TagStore {
                 reports.push(SyncReport { source: source.name.clone(), outcome: SyncOutcome::NotDue });
                 continue;
             }
-            let outcome = match self.sync_one(source, &status) {
-                Ok((outcome, etag, last_modified)) => {
-                    status.last_success = Some(now);
-                    status.last_error = None;
-                    status.consecutive_failures = 0;
-                    if let SyncOutcome::Imported(_) = outcome {
-                        status.etag = etag;
-                        status.last_modified = last_modified;
-                    }
-                    outcome
-                }
-                Err(err) => {
-                    let error = error_chain(&err);
-                    tracing::warn!(source = %source.name, %error, "tag source sync failed; previous version stays active");
-                    status.last_error = Some(error.clone());
-                    status.consecutive_failures += 1;
-                    SyncOutcome::Failed { error }
-                }
-            };
-            status.last_attempt = Some(now);
-            self.record_run(&source.name, &status)?;
-            reports.push(SyncReport { source: source.name.clone(), outcome });
+            reports.push(self.run_source(source, status, now)?);
         }
         Ok(reports)
+    }
+
+    /// Runs the configured source called `name` once now, due or not, and
+    /// records the attempt as a scheduled run would.
+    ///
+    /// # Errors
+    /// [`TagsError::UnknownSource`] when `config` has no such source; store
+    /// errors while recording status. The source's own failure is its
+    /// report's [`SyncOutcome::Failed`].
+    pub fn sync_source(&self, config: &TagsConfig, name: &str, now: u64) -> Result<SyncReport, TagsError> {
+        let source = config
+            .sources
+            .iter()
+            .find(|source| source.name == name)
+            .ok_or_else(|| TagsError::UnknownSource(name.to_owned()))?;
+        let status = self.run_status(&source.name)?.unwrap_or_default();
+        self.run_source(source, status, now)
+    }
+
+    /// Fetches or reads `source` and imports it, then records the attempt
+    /// (success or failure) on top of its previous `status`.
+    fn run_source(&self, source: &SourceConfig, mut status: RunStatus, now: u64) -> Result<SyncReport, TagsError> {
+        let outcome = match self.sync_one(source, &status) {
+            Ok((outcome, etag, last_modified)) => {
+                status.last_success = Some(now);
+                status.last_error = None;
+                status.consecutive_failures = 0;
+                if let SyncOutcome::Imported(_) = outcome {
+                    status.etag = etag;
+                    status.last_modified = last_modified;
+                }
+                outcome
+            }
+            Err(err) => {
+                let error = error_chain(&err);
+                tracing::warn!(source = %source.name, %error, "tag source sync failed; previous version stays active");
+                status.last_error = Some(error.clone());
+                status.consecutive_failures += 1;
+                SyncOutcome::Failed { error }
+            }
+        };
+        status.last_attempt = Some(now);
+        self.record_run(&source.name, &status)?;
+        Ok(SyncReport { source: source.name.clone(), outcome })
     }
 
     /// Runs every due source once, now.

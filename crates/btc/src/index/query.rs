@@ -446,6 +446,34 @@ fn cluster_subject(store: &Store, query: &str, network: Network) -> Result<Addre
     store.get::<AddrIdByKey>(&key)?.ok_or_else(|| IndexError::UnknownAddress(key.to_text(network)))
 }
 
+/// The id of the cluster `address` belongs to: the address itself while it
+/// is in none (a cluster of one).
+fn cluster_root(store: &Store, address: AddressId) -> Result<AddressId, IndexError> {
+    Ok(store.get::<ClusterOf>(&address)?.map_or(address, |link| AddressId(link.cluster.0)))
+}
+
+/// A cluster in brief, as an address page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClusterRef {
+    /// The cluster's id (see [`ClusterView::id`]).
+    pub id: ClusterId,
+    /// How many addresses it holds.
+    pub size: u64,
+}
+
+/// The cluster `address` (text, for `network`) belongs to, in two point
+/// reads; `None` when the index has never seen the address.
+///
+/// # Errors
+/// [`IndexError::InvalidAddress`], [`IndexError::NetworkMismatch`]; store errors.
+pub fn cluster_of(store: &Store, address: &str, network: Network) -> Result<Option<ClusterRef>, IndexError> {
+    let key = parse_address(store, address, network)?;
+    let Some(member) = store.get::<AddrIdByKey>(&key)? else { return Ok(None) };
+    let id = cluster_root(store, member)?;
+    let size = store.get::<ClusterSize>(&id)?.unwrap_or(1);
+    Ok(Some(ClusterRef { id: ClusterId(id.0), size }))
+}
+
 /// The cluster named by `query` (an address, or a cluster id in decimal;
 /// an old id resolves to the cluster it was merged into) with one page of
 /// up to `limit` members (clamped to 1..=[`MAX_PAGE`]) from `cursor` (a
@@ -464,7 +492,7 @@ pub fn cluster(
 ) -> Result<ClusterView, IndexError> {
     let subject = cluster_subject(store, query, network)?;
     let from = cursor.map(decode_cursor).transpose()?.map(|tx| AddressId(tx.0));
-    let id = store.get::<ClusterOf>(&subject)?.map_or(subject, |link| AddressId(link.cluster.0));
+    let id = cluster_root(store, subject)?;
     let limit = limit.clamp(1, MAX_PAGE);
     let size = store.get::<ClusterSize>(&id)?;
     let mut next_cursor = None;
