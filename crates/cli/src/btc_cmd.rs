@@ -297,7 +297,7 @@ pub fn run_address(ctx: &Context, args: AddressBtcArgs) -> anyhow::Result<()> {
     let summary = query::address_summary(&store, &args.address, network)?;
     let page = query::address_history(&store, &args.address, network, args.cursor.as_deref(), args.limit)?;
     let tags = crate::tags_cmd::address_tags(&ctx.data_dir, TagChain::BTC, &summary.address, network)?;
-    let inferred = crate::trace_cmd::inferred_btc(ctx, &store, network, &summary.address)?;
+    let inferred = crate::trace_cmd::inferred_btc(ctx, &store, &summary.address)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = serde_json::json!({ "summary": summary, "history": page, "tags": tags, "inferred_tag": inferred });

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, command: ClusterCommand) -> anyhow::Result<()> {
     let (store, network) = crate::btc_cmd::open_for_query(ctx, None)?;
     let view = query::cluster(&store, &args.subject, network, args.cursor.as_deref(), args.limit)?;
     let members: Vec<String> = view.members.iter().map(|m| m.address.clone()).collect();
-    let (tagged, label) = crate::trace_cmd::cluster_labels(ctx, &store, network, &members)?;
+    let (tagged, label) = crate::trace_cmd::cluster_labels(ctx, &store, &members)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let tagged: Vec<_> =

@@ -1,25 +1,19 @@
-//! `chainsleuth trace`: follow funds from seeds toward off-ramps under the
-//! four taint models, and write the case report. The wiring only: seeds and
-//! flags are checked here, the chain is read through its graph view, labels
-//! come from the tag store (direct, or inferred through clusters and deposit
-//! addresses) and the kernels and reports live in `chainsleuth-trace`.
+//! `chainsleuth trace` and `chainsleuth exposure`: flags into a
+//! [`TraceRequest`] or an [`ExposureRequest`], run by `chainsleuth-case`
+//! over the data directory, and the report printed or written. The checks,
+//! the stores and the labels are the case crate's (the API runs the same).
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
-use chainsleuth_btc::index::BtcGraph;
-use chainsleuth_core::{
-    AccountGraph, AddressId, AssetId, Chain, ClusterId, Height, Label, Labels, OutPoint, SourceVersion, UtxoGraph, U256,
+use anyhow::Context as _;
+use chainsleuth_case::{
+    CaseConfig, CaseError, ExposureDirection as CaseExposureDirection, ExposureRequest, ModelChoice, TraceDirection,
+    TraceRequest,
 };
-use chainsleuth_eth::EthGraph;
-use chainsleuth_tags::{Category, OffRamps, TagStore, TagsConfig};
-use chainsleuth_trace::{
-    trace_account, trace_utxo, AddressLabels, Case, ClusterLabels, DepositLabels, Describe, Direction, Model, Params,
-    Report, Step, TipView, Unit, UtxoSeed,
-};
+use chainsleuth_core::Label;
+use chainsleuth_tags::TagsConfig;
+use chainsleuth_trace::Budget;
 use clap::{Args, ValueEnum};
 
 use crate::Context;
@@ -108,19 +102,14 @@ pub struct TraceConfig {
     /// Token contracts whose issuer can freeze balances, so that holders of
     /// them are flagged freezable [default: mainnet USDT and USDC]; the
     /// `[eth] freezable_tokens` the indexer decodes count too.
-    #[serde(default = "default_freezable_tokens")]
+    #[serde(default = "chainsleuth_case::default_freezable_tokens")]
     pub freezable_tokens: Vec<String>,
 }
 
 impl Default for TraceConfig {
     fn default() -> Self {
-        TraceConfig { freezable_tokens: default_freezable_tokens() }
+        TraceConfig { freezable_tokens: chainsleuth_case::default_freezable_tokens() }
     }
-}
-
-/// Tether USD and USD Coin on Ethereum mainnet.
-fn default_freezable_tokens() -> Vec<String> {
-    vec!["0xdAC17F958D2ee523a2206206994597C13D831ec7".into(), "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".into()]
 }
 
 /// `--model`.
@@ -162,32 +151,11 @@ pub enum Format {
     Graphml,
 }
 
-/// A seed as given, before it is resolved against the index.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum SeedText {
-    Address(String),
-    Coin(String, u32),
-}
-
 /// Runs `chainsleuth trace`.
 pub fn run(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
-    let (chain, seeds) = gather_seeds(ctx, &args)?;
-    let models = match args.model {
-        None if args.direction == DirectionArg::Backward => vec![Model::Poison, Model::Haircut],
-        None | Some(ModelArg::All) => Model::ALL.to_vec(),
-        Some(ModelArg::Poison) => vec![Model::Poison],
-        Some(ModelArg::Haircut) => vec![Model::Haircut],
-        Some(ModelArg::Fifo) => vec![Model::Fifo],
-        Some(ModelArg::Lifo) => vec![Model::Lifo],
-    };
-    let min_amount: U256 = args
-        .min_amount
-        .parse()
-        .with_context(|| format!("--min-amount {:?}: expected a whole number of the smallest unit", args.min_amount))?;
-    let report = match chain {
-        Chain::Bitcoin => trace_btc(ctx, &args, seeds, models, min_amount)?,
-        Chain::Ethereum => trace_eth(ctx, &args, seeds, models, min_amount)?,
-    };
+    let request = request(&args)?;
+    let report = chainsleuth_case::run_trace(&ctx.data_dir, &case_config(ctx)?, &request, &Budget::unlimited())
+        .map_err(|e| cli_error(ctx, e))?;
     let format = args.format.unwrap_or(if args.out.is_none() && std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -206,392 +174,67 @@ pub fn run(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The seeds of `--seed`, `--seeds-file` and `--seed-tag`, all on one chain.
-fn gather_seeds(ctx: &Context, args: &TraceArgs) -> anyhow::Result<(Chain, BTreeSet<SeedText>)> {
-    let mut given: Vec<(String, String)> = args.seeds.iter().map(|s| ("--seed".to_owned(), s.clone())).collect();
+/// The request the flags ask, with `--seeds-file`'s lines among the seeds.
+fn request(args: &TraceArgs) -> anyhow::Result<TraceRequest> {
+    let mut seeds = args.seeds.clone();
     if let Some(path) = &args.seeds_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading --seeds-file {}", path.display()))?;
-        for (n, line) in text.lines().enumerate() {
+        for line in text.lines() {
             let line = line.split('#').next().unwrap_or("").trim();
             if !line.is_empty() {
-                given.push((format!("{}:{}", path.display(), n + 1), line.to_owned()));
+                seeds.push(line.to_owned());
             }
         }
     }
-    let asked_chain =
-        args.chain.as_deref().map(|c| c.parse::<Chain>()).transpose().map_err(|e| anyhow::anyhow!("--chain: {e}"))?;
-    let mut chain = asked_chain;
-    let mut seeds = BTreeSet::new();
-    for (place, text) in &given {
-        let (c, seed) = parse_seed(text).with_context(|| format!("{place}: seed {text:?}"))?;
-        match chain {
-            Some(prev) if prev != c => {
-                bail!("{place}: seed {text:?} is on {c}, but the trace is on {prev} (one chain per trace)")
-            }
-            _ => chain = Some(c),
-        }
-        seeds.insert(seed);
-    }
-    if !args.seed_tag.is_empty() {
-        let Some(c) = chain else {
-            bail!("--seed-tag needs the chain: add --chain btc or --chain eth (or a --seed)");
-        };
-        let tags = open_tags(ctx, bitcoin_network(ctx, c)?)?
-            .with_context(|| format!("--seed-tag: no tag store in {}", ctx.data_dir.display()))?;
-        let labelled = tags.labelled(c)?;
-        for query in &args.seed_tag {
-            let (key, value) = query
-                .split_once('=')
-                .with_context(|| format!("--seed-tag {query:?}: expected category=NAME or entity=NAME"))?;
-            let before = seeds.len();
-            for (address, label) in &labelled {
-                let hit = match key.trim() {
-                    "category" => label.category == value.trim(),
-                    "entity" => label.entity.eq_ignore_ascii_case(value.trim()),
-                    other => bail!("--seed-tag {query:?}: unknown key {other:?} (expected category or entity)"),
-                };
-                if hit {
-                    seeds.insert(SeedText::Address(address.clone()));
-                }
-            }
-            if seeds.len() == before {
-                bail!("--seed-tag {query:?}: no {c} address has such a tag");
-            }
-        }
-    }
-    let Some(chain) = chain else {
-        bail!("no seeds: give --seed CHAIN:ADDRESS, --seeds-file FILE or --seed-tag category=NAME");
-    };
-    Ok((chain, seeds))
-}
-
-fn parse_seed(text: &str) -> anyhow::Result<(Chain, SeedText)> {
-    let (chain, rest) = text.trim().split_once(':').context("expected CHAIN:ADDRESS or btc:TXID:VOUT")?;
-    let chain: Chain = chain.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if chain == Chain::Bitcoin {
-        if let Some((txid, vout)) = rest.split_once(':') {
-            let vout = vout.parse().with_context(|| format!("output index {vout:?} is not a number"))?;
-            if txid.len() != 64 || !txid.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("txid {txid:?} is not 64 hex digits");
-            }
-            return Ok((chain, SeedText::Coin(txid.to_ascii_lowercase(), vout)));
-        }
-    }
-    if rest.is_empty() {
-        bail!("no address after {chain}:");
-    }
-    Ok((chain, SeedText::Address(rest.to_owned())))
-}
-
-fn bitcoin_network(ctx: &Context, chain: Chain) -> anyhow::Result<bitcoin::Network> {
-    Ok(match chain {
-        Chain::Bitcoin => crate::btc_cmd::open_for_query(ctx, None)?.1,
-        Chain::Ethereum => bitcoin::Network::Bitcoin,
+    Ok(TraceRequest {
+        seeds,
+        seed_tag: args.seed_tag.clone(),
+        chain: args.chain.clone(),
+        asset: args.asset.clone(),
+        direction: match args.direction {
+            DirectionArg::Forward => TraceDirection::Forward,
+            DirectionArg::Backward => TraceDirection::Backward,
+        },
+        model: args.model.map(model_choice),
+        max_hops: args.max_hops,
+        min_amount: args.min_amount.clone(),
+        from_block: args.from_block,
+        to_block: args.to_block,
+        through_mixers: args.through_mixers,
     })
 }
 
-/// The tag store, when there is one (a trace without tags still runs: it
-/// reaches no off-ramp and says where everything is held), with the
-/// off-ramp categories of the config's `[tags] off_ramps`.
-fn open_tags(ctx: &Context, network: bitcoin::Network) -> anyhow::Result<Option<CaseTags>> {
-    let path = TagStore::path_in(&ctx.data_dir);
-    if !path.exists() {
-        return Ok(None);
+fn model_choice(model: ModelArg) -> ModelChoice {
+    match model {
+        ModelArg::Poison => ModelChoice::Poison,
+        ModelArg::Haircut => ModelChoice::Haircut,
+        ModelArg::Fifo => ModelChoice::Fifo,
+        ModelArg::Lifo => ModelChoice::Lifo,
+        ModelArg::All => ModelChoice::All,
     }
-    let store = crate::tags_cmd::open_read(&path)?.with_network(network);
-    Ok(Some(CaseTags { store, off_ramps: off_ramps(ctx)? }))
 }
 
-/// The off-ramp categories: `[tags] off_ramps`, or the taxonomy's default.
-fn off_ramps(ctx: &Context) -> anyhow::Result<OffRamps> {
+/// A case error in the command line's words (flags, not field names), with
+/// the data directory when nothing is indexed there.
+fn cli_error(ctx: &Context, err: CaseError) -> anyhow::Error {
+    match err {
+        CaseError::Invalid(_) | CaseError::NotFound(_) => anyhow::anyhow!(err.for_cli()),
+        CaseError::NotIndexed(_) => anyhow::anyhow!("{err}: {} (or pass --data-dir)", ctx.data_dir.display()),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// The case settings of the config file: `[tags] off_ramps` (or the
+/// taxonomy's default), `[trace]` and `[eth] freezable_tokens`.
+pub(crate) fn case_config(ctx: &Context) -> anyhow::Result<CaseConfig> {
     let mut wrapper = toml::Table::new();
     wrapper.insert("tags".to_owned(), toml::Value::Table(ctx.config.tags.clone()));
-    let config = TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")?;
-    Ok(config.off_ramps())
-}
-
-/// The tag store as the tracer's labels, with the configured off-ramps.
-struct CaseTags {
-    store: TagStore,
-    off_ramps: OffRamps,
-}
-
-impl CaseTags {
-    fn adjust(&self, mut label: Label) -> Label {
-        if let Ok(category) = label.category.parse::<Category>() {
-            label.off_ramp = self.off_ramps.contains(category);
-        }
-        label
-    }
-}
-
-impl Labels for CaseTags {
-    type Error = chainsleuth_tags::TagsError;
-    fn label(&self, chain: Chain, address: &str) -> Result<Option<Label>, Self::Error> {
-        Ok(Labels::label(&self.store, chain, address)?.map(|l| self.adjust(l)))
-    }
-    fn labelled(&self, chain: Chain) -> Result<Vec<(String, Label)>, Self::Error> {
-        Ok(self.store.labelled(chain)?.into_iter().map(|(a, l)| (a, self.adjust(l))).collect())
-    }
-    fn sources(&self) -> Result<Vec<SourceVersion>, Self::Error> {
-        Labels::sources(&self.store)
-    }
-}
-
-fn sources(tags: Option<&CaseTags>) -> anyhow::Result<Vec<SourceVersion>> {
-    Ok(match tags {
-        Some(t) => t.sources()?,
-        None => Vec::new(),
+    let tags = TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")?;
+    Ok(CaseConfig {
+        off_ramps: tags.off_ramps(),
+        freezable_tokens: ctx.config.trace.freezable_tokens.clone(),
+        indexed_freezable_tokens: ctx.config.eth.freezable_tokens.clone().unwrap_or_default(),
     })
-}
-
-fn params(args: &TraceArgs, tip: Height, models: Vec<Model>, min_amount: U256) -> anyhow::Result<Params> {
-    let mut params = Params::new(tip);
-    params.models = models;
-    params.max_hops = args.max_hops;
-    params.min_amount = min_amount;
-    params.from_block = Height::new(args.from_block.unwrap_or(0));
-    params.to_block = args.to_block.map_or(tip, Height::new);
-    params.through_mixers = args.through_mixers;
-    params.direction = match args.direction {
-        DirectionArg::Forward => Direction::Forward,
-        DirectionArg::Backward => Direction::Backward,
-    };
-    params.check(tip)?;
-    Ok(params)
-}
-
-fn trace_btc(
-    ctx: &Context,
-    args: &TraceArgs,
-    seeds: BTreeSet<SeedText>,
-    models: Vec<Model>,
-    min_amount: U256,
-) -> anyhow::Result<Report> {
-    if let Some(asset) = args.asset.as_deref().filter(|a| !a.eq_ignore_ascii_case("BTC")) {
-        bail!("--asset {asset:?}: Bitcoin traces follow BTC only");
-    }
-    let (store, network) = crate::btc_cmd::open_for_query(ctx, None)?;
-    let graph = BtcGraph::new(&store)?;
-    let tip = graph.tip()?.context("the Bitcoin index is empty")?;
-    let params = params(args, tip.height, models, min_amount)?;
-    let mut resolved = Vec::new();
-    let mut names = Vec::new();
-    for seed in &seeds {
-        match seed {
-            SeedText::Address(text) => {
-                resolved.push(UtxoSeed::Address(btc_address(&graph, text)?));
-                names.push(format!("btc:{text}"));
-            }
-            SeedText::Coin(txid, vout) => {
-                let num = graph
-                    .tx_num(txid)
-                    .with_context(|| format!("seed btc:{txid}:{vout}"))?
-                    .with_context(|| format!("seed btc:{txid}:{vout}: the transaction is not in the index"))?;
-                let outpoint = OutPoint { tx: num, vout: *vout };
-                if graph.coin(outpoint)?.is_none() {
-                    bail!("seed btc:{txid}:{vout}: the transaction has no output {vout}");
-                }
-                resolved.push(UtxoSeed::Coin(outpoint));
-                names.push(format!("btc:{txid}:{vout}"));
-            }
-        }
-    }
-    let tags = open_tags(ctx, network)?;
-    let mut labels = match &tags {
-        Some(t) => ClusterLabels::new(&graph, t, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
-        None => ClusterLabels::new(&graph, &NoTags, Chain::Bitcoin).map_err(anyhow::Error::msg)?,
-    };
-    let started = std::time::Instant::now();
-    let flows = trace_utxo(&graph, &mut labels, &resolved, &params)?;
-    log_done(&flows, started);
-    let case = Case {
-        chain: "btc".into(),
-        asset: "BTC".into(),
-        direction: params.direction,
-        unit: Unit { symbol: "BTC".into(), decimals: 8 },
-        index_tip: TipView { height: tip.height.get(), hash: tip.hash.to_reversed_hex() },
-        tag_sources: sources(tags.as_ref())?,
-        off_ramps: off_ramps(ctx)?.iter().map(|c| c.as_str().to_owned()).collect(),
-        parameters: params,
-        seeds: names,
-    };
-    let mut describe = BtcDescribe { graph: &graph, labels: &mut labels };
-    Report::build(case, &flows, &mut describe).map_err(anyhow::Error::msg)
-}
-
-fn trace_eth(
-    ctx: &Context,
-    args: &TraceArgs,
-    seeds: BTreeSet<SeedText>,
-    models: Vec<Model>,
-    min_amount: U256,
-) -> anyhow::Result<Report> {
-    let store = crate::eth_cmd::open_read_only(&ctx.data_dir)?;
-    let graph = EthGraph::new(&store);
-    let tip = graph.tip()?.context("the Ethereum index is empty")?;
-    let (asset, asset_text) = eth_asset(&graph, args.asset.as_deref())?;
-    let params = params(args, tip.height, models, min_amount)?;
-    let mut ids = Vec::new();
-    let mut names = Vec::new();
-    for seed in &seeds {
-        let SeedText::Address(text) = seed else { bail!("Ethereum seeds are addresses, not outpoints") };
-        let id = eth_address(&graph, text)?;
-        ids.push(id);
-        names.push(format!("eth:{}", graph.address_text(id)?));
-    }
-    let tags = open_tags(ctx, bitcoin::Network::Bitcoin)?;
-    let assets: Vec<AssetId> = if asset == AssetId::NATIVE { vec![asset] } else { vec![AssetId::NATIVE, asset] };
-    let mut labels = match &tags {
-        Some(t) => DepositLabels::new(&graph, t, Chain::Ethereum, &assets, tip.height),
-        None => DepositLabels::new(&graph, &NoTags, Chain::Ethereum, &assets, tip.height),
-    }
-    .map_err(anyhow::Error::msg)?;
-    let started = std::time::Instant::now();
-    let flows = trace_account(&graph, &mut labels, asset, &ids, &params)?;
-    log_done(&flows, started);
-    let (symbol, decimals) = token_unit(&store, &asset_text)?;
-    let indexed_freezable = ctx.config.eth.freezable_tokens.iter().flatten();
-    let freezable =
-        ctx.config.trace.freezable_tokens.iter().chain(indexed_freezable).any(|t| t.eq_ignore_ascii_case(&asset_text));
-    let case = Case {
-        chain: "eth".into(),
-        asset: graph.asset_text(asset)?,
-        direction: params.direction,
-        unit: Unit { symbol: symbol.clone(), decimals },
-        index_tip: TipView { height: tip.height.get(), hash: format!("0x{}", tip.hash.to_hex()) },
-        tag_sources: sources(tags.as_ref())?,
-        off_ramps: off_ramps(ctx)?.iter().map(|c| c.as_str().to_owned()).collect(),
-        parameters: params,
-        seeds: names,
-    };
-    let token = freezable.then_some(symbol);
-    let mut describe = EthDescribe { graph: &graph, labels: &mut labels, asset, freezable_token: token };
-    Report::build(case, &flows, &mut describe).map_err(anyhow::Error::msg)
-}
-
-fn btc_address(graph: &BtcGraph<'_>, text: &str) -> anyhow::Result<AddressId> {
-    let id = graph.address_id(text).with_context(|| format!("seed btc:{text}"))?;
-    id.with_context(|| format!("seed btc:{text}: the address has no transactions in the index"))
-}
-
-fn eth_address(graph: &EthGraph<'_>, text: &str) -> anyhow::Result<AddressId> {
-    let id = graph.address_id(text).with_context(|| format!("seed eth:{text}"))?;
-    id.with_context(|| format!("seed eth:{text}: the address has no transfers in the index"))
-}
-
-/// The asset named by `--asset` (ETH by default) on Ethereum.
-fn eth_asset(graph: &EthGraph<'_>, asset: Option<&str>) -> anyhow::Result<(AssetId, String)> {
-    let text = asset.unwrap_or("ETH").to_owned();
-    let id = graph
-        .asset_id(&text)
-        .with_context(|| format!("--asset {text:?}"))?
-        .with_context(|| format!("--asset {text:?}: the index has never seen this token"))?;
-    Ok((id, text))
-}
-
-/// Logs how long the kernels took and how much they read (not in the
-/// report, which must be the same bytes every run).
-fn log_done(flows: &[chainsleuth_trace::Flows], started: std::time::Instant) {
-    let visited: u64 = flows.iter().map(|f| f.visited).sum();
-    let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(models = flows.len(), visited, seconds, "traced");
-}
-
-/// The symbol and decimals to show an Ethereum asset in.
-fn token_unit(store: &chainsleuth_store::Store, asset: &str) -> anyhow::Result<(String, u8)> {
-    if asset.eq_ignore_ascii_case("ETH") {
-        return Ok(("ETH".into(), 18));
-    }
-    let query = chainsleuth_eth::EthQuery::new(store);
-    for (contract, meta) in query.all_tokens()? {
-        if contract.to_string().eq_ignore_ascii_case(asset) {
-            return Ok((meta.symbol.unwrap_or_else(|| asset.to_owned()), meta.decimals.unwrap_or(0)));
-        }
-    }
-    Ok((asset.to_owned(), 0))
-}
-
-/// Why funds at a labelled address can be frozen: an exchange holds them.
-fn custodial(label: Option<&Label>) -> Option<String> {
-    label.filter(|l| l.custodial).map(|l| format!("custodial: held by {} ({})", l.entity, l.category))
-}
-
-struct BtcDescribe<'a, 'g> {
-    graph: &'a BtcGraph<'g>,
-    labels: &'a mut ClusterLabels<'a, BtcGraph<'g>>,
-}
-
-impl Describe for BtcDescribe<'_, '_> {
-    fn address(&mut self, id: AddressId) -> Result<String, String> {
-        self.graph.address_text(id).map_err(|e| e.to_string())
-    }
-    fn cluster(&mut self, id: AddressId) -> Result<Option<ClusterId>, String> {
-        self.graph.cluster_of(id).map_err(|e| e.to_string())
-    }
-    fn label(&mut self, id: AddressId) -> Result<Option<Arc<Label>>, String> {
-        self.labels.label(id)
-    }
-    fn step(&mut self, step: Step) -> Result<String, String> {
-        match step {
-            Step::Tx(num) => self.graph.txid(num).map_err(|e| e.to_string()),
-            Step::Transfer(pos) => Ok(format!("{}:{}:{}", pos.height, pos.tx_pos, pos.ordinal)),
-        }
-    }
-    fn freeze(&mut self, _: AddressId, label: Option<&Label>) -> Result<(Option<String>, Option<String>), String> {
-        Ok((custodial(label), None))
-    }
-}
-
-struct EthDescribe<'a, 'g> {
-    graph: &'a EthGraph<'g>,
-    labels: &'a mut DepositLabels,
-    asset: AssetId,
-    freezable_token: Option<String>,
-}
-
-impl Describe for EthDescribe<'_, '_> {
-    fn address(&mut self, id: AddressId) -> Result<String, String> {
-        self.graph.address_text(id).map_err(|e| e.to_string())
-    }
-    fn cluster(&mut self, _: AddressId) -> Result<Option<ClusterId>, String> {
-        Ok(None)
-    }
-    fn label(&mut self, id: AddressId) -> Result<Option<Arc<Label>>, String> {
-        self.labels.label(id)
-    }
-    fn step(&mut self, step: Step) -> Result<String, String> {
-        match step {
-            Step::Transfer(pos) => Ok(self
-                .graph
-                .tx_hash(pos)
-                .map_err(|e| e.to_string())?
-                .unwrap_or_else(|| format!("block {}", pos.height))),
-            Step::Tx(num) => Ok(num.to_string()),
-        }
-    }
-    fn freeze(&mut self, id: AddressId, label: Option<&Label>) -> Result<(Option<String>, Option<String>), String> {
-        let frozen = self.graph.frozen(id, self.asset).map_err(|e| e.to_string())?;
-        let reason = custodial(label)
-            .or_else(|| self.freezable_token.as_ref().map(|t| format!("{t}: the token's issuer can freeze balances")));
-        Ok((reason, frozen))
-    }
-}
-
-/// Labels when no tag store exists yet.
-struct NoTags;
-
-impl Labels for NoTags {
-    type Error = std::convert::Infallible;
-    fn label(&self, _: Chain, _: &str) -> Result<Option<Label>, Self::Error> {
-        Ok(None)
-    }
-    fn labelled(&self, _: Chain) -> Result<Vec<(String, Label)>, Self::Error> {
-        Ok(Vec::new())
-    }
-    fn sources(&self) -> Result<Vec<SourceVersion>, Self::Error> {
-        Ok(Vec::new())
-    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,
@@ -650,83 +293,25 @@ pub enum ExposureDirection {
 
 /// Runs `chainsleuth exposure`.
 pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
-    let chain: Chain = args.chain.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let model = match args.model {
-        ModelArg::Poison => Model::Poison,
-        ModelArg::Haircut => Model::Haircut,
-        ModelArg::Fifo => Model::Fifo,
-        ModelArg::Lifo => Model::Lifo,
-        ModelArg::All => bail!("--model all: exposure takes one model"),
+    let request = ExposureRequest {
+        chain: args.chain.clone(),
+        address: args.address.clone(),
+        direction: match args.direction {
+            ExposureDirection::Received => CaseExposureDirection::Received,
+            ExposureDirection::Sent => CaseExposureDirection::Sent,
+        },
+        max_hops: args.max_hops,
+        model: model_choice(args.model),
+        asset: args.asset.clone(),
     };
-    let direction = match args.direction {
-        ExposureDirection::Received => Direction::Backward,
-        ExposureDirection::Sent => Direction::Forward,
-    };
-    let setup = |tip: Height| -> anyhow::Result<Params> {
-        let mut params = Params::new(tip);
-        params.models = vec![model];
-        params.max_hops = args.max_hops;
-        params.direction = direction;
-        params.any_label = true;
-        params.check(tip)?;
-        Ok(params)
-    };
-    let (exposure, address) = match chain {
-        Chain::Bitcoin => {
-            if args.asset.is_some() {
-                bail!("--asset: Bitcoin exposure is in BTC only");
-            }
-            let (store, network) = crate::btc_cmd::open_for_query(ctx, None)?;
-            let graph = BtcGraph::new(&store)?;
-            let tip = graph.tip()?.context("the Bitcoin index is empty")?;
-            let params = setup(tip.height)?;
-            let seed = UtxoSeed::Address(btc_address(&graph, &args.address)?);
-            let tags = open_tags(ctx, network)?;
-            let mut labels = match &tags {
-                Some(t) => ClusterLabels::new(&graph, t, Chain::Bitcoin),
-                None => ClusterLabels::new(&graph, &NoTags, Chain::Bitcoin),
-            }
-            .map_err(anyhow::Error::msg)?;
-            let flows = trace_utxo(&graph, &mut labels, &[seed], &params)?;
-            (
-                chainsleuth_trace::exposure(&flows[0], &mut labels, true).map_err(anyhow::Error::msg)?,
-                args.address.clone(),
-            )
-        }
-        Chain::Ethereum => {
-            let store = crate::eth_cmd::open_read_only(&ctx.data_dir)?;
-            let graph = EthGraph::new(&store);
-            let tip = graph.tip()?.context("the Ethereum index is empty")?;
-            let params = setup(tip.height)?;
-            let (asset, _) = eth_asset(&graph, args.asset.as_deref())?;
-            let id = eth_address(&graph, &args.address)?;
-            let tags = open_tags(ctx, bitcoin::Network::Bitcoin)?;
-            let assets: Vec<AssetId> =
-                if asset == AssetId::NATIVE { vec![asset] } else { vec![AssetId::NATIVE, asset] };
-            let mut labels = match &tags {
-                Some(t) => DepositLabels::new(&graph, t, Chain::Ethereum, &assets, tip.height),
-                None => DepositLabels::new(&graph, &NoTags, Chain::Ethereum, &assets, tip.height),
-            }
-            .map_err(anyhow::Error::msg)?;
-            let flows = trace_account(&graph, &mut labels, asset, &[id], &params)?;
-            (
-                chainsleuth_trace::exposure(&flows[0], &mut labels, false).map_err(anyhow::Error::msg)?,
-                graph.address_text(id)?,
-            )
-        }
-    };
+    let answer = chainsleuth_case::run_exposure(&ctx.data_dir, &case_config(ctx)?, &request, &Budget::unlimited())
+        .map_err(|e| cli_error(ctx, e))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let value = serde_json::json!({
-            "chain": chain.as_str(),
-            "address": address,
-            "direction": match args.direction { ExposureDirection::Received => "received", ExposureDirection::Sent => "sent" },
-            "max_hops": args.max_hops,
-            "exposure": exposure,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
+    let (exposure, address) = (&answer.exposure, &answer.address);
     let verb = match args.direction {
         ExposureDirection::Received => "received from",
         ExposureDirection::Sent => "sent to",
@@ -763,20 +348,13 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
 }
 
 /// The label a Bitcoin address inherits from a tagged member of its
-/// multi-input cluster (`None` when it has its own tag, no cluster, or no
-/// tagged member), for the `address` and `cluster` views.
+/// multi-input cluster, for the `address` and `cluster` views.
 pub(crate) fn inferred_btc(
     ctx: &Context,
     store: &chainsleuth_store::Store,
-    network: bitcoin::Network,
     address: &str,
 ) -> anyhow::Result<Option<Label>> {
-    let Some(tags) = open_tags(ctx, network)? else { return Ok(None) };
-    let graph = BtcGraph::new(store)?;
-    let Some(id) = graph.address_id(address)? else { return Ok(None) };
-    let mut labels = ClusterLabels::new(&graph, &tags, Chain::Bitcoin).map_err(anyhow::Error::msg)?;
-    let label = labels.label(id).map_err(anyhow::Error::msg)?;
-    Ok(label.filter(|l| l.inferred.is_some()).map(|l| (*l).clone()))
+    Ok(chainsleuth_case::inferred_btc(&ctx.data_dir, &case_config(ctx)?, store, address)?)
 }
 
 /// The label an Ethereum address inherits as an exchange's deposit address
@@ -787,16 +365,7 @@ pub(crate) fn inferred_eth(
     address: &str,
     asset: &str,
 ) -> anyhow::Result<Option<Label>> {
-    let Some(tags) = open_tags(ctx, bitcoin::Network::Bitcoin)? else { return Ok(None) };
-    let graph = EthGraph::new(store);
-    let Some(tip) = graph.tip()? else { return Ok(None) };
-    let Some(id) = graph.address_id(address)? else { return Ok(None) };
-    let mut assets = vec![AssetId::NATIVE];
-    assets.extend(graph.asset_id(asset)?.filter(|a| *a != AssetId::NATIVE));
-    let mut labels =
-        DepositLabels::new(&graph, &tags, Chain::Ethereum, &assets, tip.height).map_err(anyhow::Error::msg)?;
-    let label = labels.label(id).map_err(anyhow::Error::msg)?;
-    Ok(label.filter(|l| l.inferred.is_some()).map(|l| (*l).clone()))
+    Ok(chainsleuth_case::inferred_eth(&ctx.data_dir, &case_config(ctx)?, store, address, asset)?)
 }
 
 /// Prints an inferred label under an address's own tags.
@@ -813,35 +382,12 @@ pub(crate) fn print_inferred(label: Option<&Label>) -> std::io::Result<()> {
     )
 }
 
-/// Tagged members of a cluster page with their tags, and the cluster's label.
-type ClusterTags = (Vec<(String, Label)>, Option<Label>);
-
 /// The labels of a page of a cluster's members: each member's own tag, and
-/// the label the cluster carries (from its first tagged member).
+/// the label the cluster carries.
 pub(crate) fn cluster_labels(
     ctx: &Context,
     store: &chainsleuth_store::Store,
-    network: bitcoin::Network,
     members: &[String],
-) -> anyhow::Result<ClusterTags> {
-    let Some(tags) = open_tags(ctx, network)? else { return Ok((Vec::new(), None)) };
-    let mut direct = Vec::new();
-    for member in members {
-        if let Some(label) = tags.label(Chain::Bitcoin, member)? {
-            direct.push((member.clone(), label));
-        }
-    }
-    let graph = BtcGraph::new(store)?;
-    let mut labels = ClusterLabels::new(&graph, &tags, Chain::Bitcoin).map_err(anyhow::Error::msg)?;
-    let mut cluster = None;
-    for member in members {
-        let Some(id) = graph.address_id(member)? else { continue };
-        if let Some(label) = labels.label(id).map_err(anyhow::Error::msg)? {
-            let mut label = (*label).clone();
-            label.inferred = None;
-            cluster = Some(label);
-            break;
-        }
-    }
-    Ok((direct, cluster))
+) -> anyhow::Result<chainsleuth_case::ClusterTags> {
+    Ok(chainsleuth_case::cluster_labels(&ctx.data_dir, &case_config(ctx)?, store, members)?)
 }

@@ -19,7 +19,7 @@ use chainsleuth_core::{AccountGraph, AddressId, AssetId, Transfer, TransferKind,
 
 use crate::flows::Step;
 use crate::parts::{Part, Parts};
-use crate::{AddressLabels, EndKind, Flows, Model, Params, TraceError};
+use crate::{AddressLabels, Budget, EndKind, Flows, Model, Params, TraceError};
 
 /// The taint an outgoing transfer carries to its payee.
 struct Carried {
@@ -80,13 +80,31 @@ pub fn trace_account<G: AccountGraph>(
     seeds: &[AddressId],
     params: &Params,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    trace_account_within(graph, labels, asset, seeds, params, &Budget::unlimited())
+}
+
+/// [`trace_account`] within `budget`: stops with [`TraceError::Stopped`]
+/// when it is cancelled or spent.
+pub fn trace_account_within<G: AccountGraph>(
+    graph: &G,
+    labels: &mut dyn AddressLabels,
+    asset: AssetId,
+    seeds: &[AddressId],
+    params: &Params,
+    budget: &Budget,
+) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    budget.check()?;
     let mut seeds = seeds.to_vec();
     seeds.sort();
     seeds.dedup();
     if params.direction == crate::Direction::Backward {
-        return crate::account_back::trace(graph, labels, asset, &seeds, params);
+        return crate::account_back::trace(graph, labels, asset, &seeds, params, budget);
     }
-    params.models.iter().map(|&model| Pass { graph, labels: &mut *labels, asset, params, model }.run(&seeds)).collect()
+    params
+        .models
+        .iter()
+        .map(|&model| Pass { graph, labels: &mut *labels, asset, params, model, budget }.run(&seeds))
+        .collect()
 }
 
 struct Pass<'a, G> {
@@ -95,6 +113,7 @@ struct Pass<'a, G> {
     asset: AssetId,
     params: &'a Params,
     model: Model,
+    budget: &'a Budget,
 }
 
 /// The merge order: position, then payers before payees, then address.
@@ -129,6 +148,7 @@ impl<G: AccountGraph> Pass<'_, G> {
             let transfer = account.transfers[account.next];
             account.next += 1;
             flows.visited += 1;
+            self.budget.spend(1)?;
             let outgoing = transfer.from == Some(address);
             let incoming = transfer.to == Some(address);
             if incoming && !outgoing {

@@ -47,7 +47,7 @@ use std::rc::Rc;
 use chainsleuth_core::{AccountGraph, AddressId, AssetId, Height, Transfer, TransferKind, TransferPos, U256};
 
 use crate::flows::Step;
-use crate::{AddressLabels, EndKind, Flows, Model, Params, TraceError};
+use crate::{AddressLabels, Budget, EndKind, Flows, Model, Params, TraceError};
 
 /// Traces backward from the seed addresses (sorted, without duplicates), one
 /// [`Flows`] per model in the order asked.
@@ -57,13 +57,14 @@ pub(crate) fn trace<G: AccountGraph>(
     asset: AssetId,
     seeds: &[AddressId],
     params: &Params,
+    budget: &Budget,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
     let start = TransferPos::block_start(params.from_block);
     let mut history =
         History { graph, asset, start, to: params.to_block, transfers: HashMap::new(), before: HashMap::new() };
     let mut out = Vec::new();
     for &model in &params.models {
-        let mut pass = Pass { history: &mut history, labels: &mut *labels, params, flows: Flows::new(model) };
+        let mut pass = Pass { history: &mut history, labels: &mut *labels, params, budget, flows: Flows::new(model) };
         match model {
             Model::Poison => pass.poison(seeds)?,
             _ => pass.haircut(seeds)?,
@@ -174,6 +175,7 @@ struct Pass<'a, 'g, G> {
     history: &'a mut History<'g, G>,
     labels: &'a mut dyn AddressLabels,
     params: &'a Params,
+    budget: &'a Budget,
     flows: Flows,
 }
 
@@ -217,7 +219,9 @@ impl<G: AccountGraph> Pass<'_, '_, G> {
                 continue;
             }
             let transfers = self.history.transfers(payer)?;
-            self.flows.visited += transfers.partition_point(|t| t.pos < pos) as u64;
+            let units = transfers.partition_point(|t| t.pos < pos) as u64;
+            self.flows.visited += units;
+            self.budget.spend(units.max(1))?;
             for t in received_before(&transfers, payer, pos) {
                 offers.offer(t, hops, node);
             }
@@ -279,6 +283,7 @@ impl<G: AccountGraph> Pass<'_, '_, G> {
         let before = self.history.before(payer)?;
         let end = transfers.partition_point(|t| t.pos < pos);
         self.flows.visited += end as u64;
+        self.budget.spend((end as u64).max(1))?;
         let mut parts: Parts = Vec::new();
         if !before.is_zero() {
             parts.push((None, before));

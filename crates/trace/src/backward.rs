@@ -16,7 +16,7 @@ use std::rc::Rc;
 use chainsleuth_core::{OutPoint, TxNum, UtxoGraph, UtxoTx, U256};
 
 use crate::flows::Step;
-use crate::{AddressLabels, EndKind, Flows, Model, Params, TraceError, UtxoSeed};
+use crate::{AddressLabels, Budget, EndKind, Flows, Model, Params, TraceError, UtxoSeed};
 
 /// What a transaction's outputs ask of its inputs.
 #[derive(Debug, Default)]
@@ -33,6 +33,7 @@ pub(crate) fn trace<G: UtxoGraph>(
     labels: &mut dyn AddressLabels,
     seeds: &[UtxoSeed],
     params: &Params,
+    budget: &Budget,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
     // Backward, an address's coins received in the window.
@@ -59,7 +60,9 @@ pub(crate) fn trace<G: UtxoGraph>(
                     tx
                 }
             };
-            flows.visited += (tx.inputs.len() + tx.outputs.len()) as u64;
+            let units = (tx.inputs.len() + tx.outputs.len()) as u64;
+            flows.visited += units;
+            budget.spend(units)?;
             if tx.inputs.is_empty() {
                 flows.end(EndKind::Mined, None, demand.amount, demand.hops, demand.node);
                 continue;

@@ -41,6 +41,7 @@
 mod account;
 mod account_back;
 mod backward;
+mod budget;
 mod exposure;
 mod flows;
 mod labels;
@@ -50,7 +51,8 @@ mod report;
 mod resolve;
 mod utxo;
 
-pub use account::trace_account;
+pub use account::{trace_account, trace_account_within};
+pub use budget::{Budget, Stopped, CLOCK_EVERY};
 pub use exposure::{exposure, Exposure, ExposureRow};
 pub use flows::{End, EndKind, Flows, Hop, PathNode, Step, Totals};
 pub use labels::{AddressLabels, MapLabels};
@@ -60,7 +62,7 @@ pub use report::{
     Unit,
 };
 pub use resolve::{ClusterLabels, DepositLabels, DEPOSIT_ETH_SLACK, DEPOSIT_WINDOW_BLOCKS};
-pub use utxo::{trace_utxo, UtxoSeed};
+pub use utxo::{trace_utxo, trace_utxo_within, UtxoSeed};
 
 /// Why a trace could not run.
 #[derive(Debug, thiserror::Error)]
@@ -74,4 +76,13 @@ pub enum TraceError<E: std::error::Error + 'static> {
     /// The index disagrees with itself (a coin's spender does not spend it).
     #[error("the index is inconsistent: {0}")]
     Inconsistent(String),
+    /// The trace was cancelled or ran over its [`Budget`].
+    #[error(transparent)]
+    Stopped(Stopped),
+}
+
+impl<E: std::error::Error + 'static> From<Stopped> for TraceError<E> {
+    fn from(stopped: Stopped) -> Self {
+        TraceError::Stopped(stopped)
+    }
 }

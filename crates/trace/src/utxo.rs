@@ -14,7 +14,7 @@ use chainsleuth_core::{Coin, OutPoint, TxNum, UtxoGraph, UtxoTx, U256};
 
 use crate::flows::Step;
 use crate::parts::{Part, Parts};
-use crate::{AddressLabels, EndKind, Flows, Model, Params, TraceError};
+use crate::{AddressLabels, Budget, EndKind, Flows, Model, Params, TraceError};
 
 /// Where taint starts on a UTXO chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,8 +78,21 @@ pub fn trace_utxo<G: UtxoGraph>(
     seeds: &[UtxoSeed],
     params: &Params,
 ) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    trace_utxo_within(graph, labels, seeds, params, &Budget::unlimited())
+}
+
+/// [`trace_utxo`] within `budget`: stops with [`TraceError::Stopped`] when
+/// it is cancelled or spent.
+pub fn trace_utxo_within<G: UtxoGraph>(
+    graph: &G,
+    labels: &mut dyn AddressLabels,
+    seeds: &[UtxoSeed],
+    params: &Params,
+    budget: &Budget,
+) -> Result<Vec<Flows>, TraceError<G::Error>> {
+    budget.check()?;
     if params.direction == crate::Direction::Backward {
-        return crate::backward::trace(graph, labels, seeds, params);
+        return crate::backward::trace(graph, labels, seeds, params, budget);
     }
     let (start, end) = graph.tx_range(params.from_block, params.to_block).map_err(TraceError::Graph)?;
     // Forward, an address's coins held at the window's start or received in it.
@@ -88,7 +101,9 @@ pub fn trace_utxo<G: UtxoGraph>(
     params
         .models
         .iter()
-        .map(|&model| Pass { model, params, start, end, labels: &mut *labels, cache: &mut cache }.run(&seed_coins))
+        .map(|&model| {
+            Pass { model, params, start, end, labels: &mut *labels, cache: &mut cache, budget }.run(&seed_coins)
+        })
         .collect()
 }
 
@@ -145,6 +160,7 @@ struct Pass<'a, 'g, G> {
     end: TxNum,
     labels: &'a mut dyn AddressLabels,
     cache: &'a mut TxCache<'g, G>,
+    budget: &'a Budget,
 }
 
 impl<G: UtxoGraph> Pass<'_, '_, G> {
@@ -164,7 +180,9 @@ impl<G: UtxoGraph> Pass<'_, '_, G> {
 
         while let Some(Reverse(num)) = queue.pop() {
             let tx = self.cache.get(num)?;
-            flows.visited += (tx.inputs.len() + tx.outputs.len()) as u64;
+            let units = (tx.inputs.len() + tx.outputs.len()) as u64;
+            flows.visited += units;
+            self.budget.spend(units)?;
             let inputs: Vec<(U256, Option<Tainted>)> =
                 tx.inputs.iter().map(|c| (U256::from(c.value.0), live.remove(&c.outpoint))).collect();
             let Some(first) =
