@@ -113,7 +113,7 @@ each with its source, version, file, line and import time. A page examines at mo
 category can give a short page that still has a `next_cursor`; `null` on the last page.", body = serde_json::Value),
         (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
     ))]
-pub async fn list(
+pub async fn list_tags(
     State(state): State<ApiState>,
     params: Result<Query<TagsParams>, QueryRejection>,
 ) -> Result<Json<TagPage>, ApiError> {
@@ -147,7 +147,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/tags/sources", tag = "tags",
     responses((status = 200, description = "Every tag source with its versions (`tags sources --json`)",
         body = serde_json::Value)))]
-pub async fn sources(State(state): State<ApiState>) -> Result<Json<Vec<SourceInfo>>, ApiError> {
+pub async fn tag_sources(State(state): State<ApiState>) -> Result<Json<Vec<SourceInfo>>, ApiError> {
     blocking(move || {
         if !TagStore::path_in(&state.data_dir).exists() {
             return Ok(Vec::new());
@@ -286,7 +286,7 @@ unchanged, per chain, invalid rows). Configured source: `{source, outcome, ...}`
         (status = 404, description = "No such configured source", body = ErrorBody),
         (status = 413, description = "The upload is larger than the server's body limit", body = ErrorBody),
     ))]
-pub async fn import(
+pub async fn import_tags(
     State(state): State<ApiState>,
     caller: Caller,
     params: Result<Query<ImportParams>, QueryRejection>,
@@ -334,5 +334,9 @@ pub async fn import(
 
 /// The routes of this module, each with its OpenAPI entry.
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(sources)).routes(routes!(entity)).routes(routes!(import))
+    OpenApiRouter::new()
+        .routes(routes!(list_tags))
+        .routes(routes!(tag_sources))
+        .routes(routes!(entity))
+        .routes(routes!(import_tags))
 }
