@@ -166,6 +166,22 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
     assert!(table.contains("Bank Exchange") && table.contains("totals: seeded"), "{table}");
     assert!(table.contains("reached custodians"), "{table}");
 
+    // HTML: one self-contained page holding the tip, the off-ramp and every
+    // path's transaction ids; nothing it loads from elsewhere.
+    csv_args[fmt] = "html";
+    let html = run_ok(&data, &csv_args);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"), "{html}");
+    assert!(html.contains("@media print") && html.contains("Bank Exchange") && html.contains(&exchange));
+    assert!(html.contains(report["index_tip"]["hash"].as_str().unwrap()));
+    for path in report["models"]["poison"]["paths"].as_array().unwrap() {
+        for hop in path["hops"].as_array().unwrap() {
+            assert!(html.contains(hop["tx"].as_str().unwrap()), "{hop}");
+        }
+    }
+    for external in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(external), "the page loads {external}");
+    }
+
     // The off-ramp categories come from the config: without exchanges among
     // them the exchange holds what it received.
     let config = work.path().join("cash-only.toml");

@@ -38,7 +38,7 @@ exchange's deposit address, with a fiat off-ramp category: reached), at a mixer,
 poison: seeded = reached + held + fees + dust + horizon + mixers.
 
 Formats: table (the default on a terminal), json (the default otherwise; complete, amounts
-in the smallest unit), csv, dot, graphml. The report records the index tip, the tag source
+in the smallest unit), csv, dot, graphml, html. The report records the index tip, the tag source
 versions and every parameter: the same trace on the same data gives the same bytes.
 
 Examples:
@@ -149,6 +149,8 @@ pub enum Format {
     Dot,
     /// GraphML.
     Graphml,
+    /// One self-contained HTML page for people (prints well).
+    Html,
 }
 
 /// Runs `chainsleuth trace`.
@@ -167,6 +169,7 @@ pub fn run(ctx: &Context, args: TraceArgs) -> anyhow::Result<()> {
         Format::Csv => report.to_csv(),
         Format::Dot => report.to_dot(),
         Format::Graphml => report.to_graphml(),
+        Format::Html => report.to_html(),
     };
     match &args.out {
         Some(path) => write_atomically(path, text.as_bytes()),

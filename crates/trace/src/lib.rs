@@ -44,6 +44,7 @@ mod backward;
 mod budget;
 mod exposure;
 mod flows;
+mod html;
 mod labels;
 mod params;
 mod parts;
