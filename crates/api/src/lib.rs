@@ -17,8 +17,9 @@ mod metrics;
 mod ready;
 mod routes;
 mod status;
-mod tags;
 mod stores;
+mod tags;
+mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -127,8 +128,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready::readyz))
         .merge(metrics::router(&state))
         .merge(v1)
+        .merge(web::router(state.clone()))
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
-        .fallback(routes::unknown_route)
+        .fallback(web::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

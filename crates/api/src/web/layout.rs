@@ -1,0 +1,161 @@
+//! The page shell every page shares, and small pieces of markup the pages
+//! repeat: links to addresses and transactions, pagers, amounts.
+
+use maud::{html, Markup, DOCTYPE};
+
+/// A page with the site header (search, trace, sign out) around `body`.
+pub(super) fn page(title: &str, body: Markup) -> Markup {
+    shell(
+        title,
+        html! {
+            header.site {
+                a.brand href="/" { "chainsleuth" }
+                nav {
+                    a href="/" { "Search" }
+                    a href="/trace" { "Trace" }
+                    form.inline method="post" action="/logout" { button type="submit" { "Sign out" } }
+                }
+            }
+            main { (body) }
+        },
+    )
+}
+
+/// A page without the navigation, for the login form.
+pub(super) fn bare_page(title: &str, body: Markup) -> Markup {
+    shell(
+        title,
+        html! {
+            header.site { span.brand { "chainsleuth" } }
+            main { (body) }
+        },
+    )
+}
+
+fn shell(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · chainsleuth" }
+                link rel="stylesheet" href="/assets/style.css";
+            }
+            body {
+                (content)
+                footer.site { "chainsleuth: figures are read from the local index at the time of the request." }
+            }
+        }
+    }
+}
+
+/// `path` with `params` as a query string, each value URL-encoded; empty
+/// values are left out.
+pub(super) fn href(path: &str, params: &[(&str, &str)]) -> String {
+    let kept: Vec<(&str, &str)> = params.iter().copied().filter(|(_, value)| !value.is_empty()).collect();
+    if kept.is_empty() {
+        return path.to_owned();
+    }
+    let query = serde_urlencoded::to_string(&kept).expect("pairs of strings always encode as a query string");
+    format!("{path}?{query}")
+}
+
+/// A link to the page of `address` on `chain` (`btc` or `eth`).
+pub(super) fn address_link(chain: &str, address: &str) -> Markup {
+    html! { a.mono href={ "/" (chain) "/address/" (address) } { (address) } }
+}
+
+/// A link to the page of transaction `id` on `chain` (`btc` or `eth`).
+pub(super) fn tx_link(chain: &str, id: &str) -> Markup {
+    html! { a.mono href={ "/" (chain) "/tx/" (id) } { (id) } }
+}
+
+/// An optional value, or a dash.
+pub(super) fn or_dash(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "–".to_owned(), |value| value.to_string())
+}
+
+/// Where a paged list is: the cursor of this page (none on the first) and
+/// the cursors of the pages before it, so "previous" needs no state on the
+/// server. The trail travels in the links as `trail=`, cursors joined by
+/// commas with the first page as the empty string; it keeps the last
+/// [`Trail::MAX`] pages (older ones are dropped, so "previous" from the
+/// oldest kept page goes to the first).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Trail {
+    cursor: Option<String>,
+    before: Vec<String>,
+}
+
+impl Trail {
+    /// How many earlier pages a trail remembers.
+    const MAX: usize = 100;
+
+    /// The position given by a page's `cursor` and `trail` parameters.
+    pub(super) fn new(cursor: Option<String>, trail: Option<&str>) -> Trail {
+        let cursor = cursor.filter(|cursor| !cursor.is_empty());
+        let before = match (&cursor, trail) {
+            (None, _) => Vec::new(),
+            (Some(_), None) => vec![String::new()],
+            (Some(_), Some(trail)) => trail.split(',').map(str::to_owned).collect(),
+        };
+        Trail { cursor, before }
+    }
+
+    /// The cursor of this page, for the query.
+    pub(super) fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+
+    /// "Previous" and "next" links for a list at `path`, with the page's
+    /// other parameters `keep`; "next" goes to `next_cursor` when there is one.
+    pub(super) fn pager(&self, path: &str, keep: &[(&str, &str)], next_cursor: Option<&str>) -> Markup {
+        let link = |cursor: &str, trail: &str| {
+            let mut params = keep.to_vec();
+            params.extend([("cursor", cursor), ("trail", trail)]);
+            href(path, &params)
+        };
+        let previous = self.cursor.as_ref().map(|_| {
+            let (last, rest) = self.before.split_last().map_or(("", &[][..]), |(last, rest)| (last.as_str(), rest));
+            link(last, &rest.join(","))
+        });
+        let next = next_cursor.map(|next| {
+            let mut before = self.before.clone();
+            before.push(self.cursor.clone().unwrap_or_default());
+            let start = before.len().saturating_sub(Self::MAX);
+            link(next, &before[start..].join(","))
+        });
+        html! {
+            @if previous.is_some() || next.is_some() {
+                nav.pager {
+                    @if let Some(previous) = previous { a rel="prev" href=(previous) { "← Newer / previous page" } }
+                    @if let Some(next) = next { a rel="next" href=(next) { "Next page →" } }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trail_links_go_forward_and_back() {
+        let first = Trail::new(None, None);
+        let html = first.pager("/p", &[("asset", "ETH")], Some("aa")).into_string();
+        assert!(html.contains(r#"href="/p?asset=ETH&amp;cursor=aa""#), "{html}");
+        assert!(!html.contains("prev"), "{html}");
+        let second = Trail::new(Some("aa".into()), None);
+        let html = second.pager("/p", &[], Some("bb")).into_string();
+        assert!(html.contains(r#"href="/p""#) && html.contains(r#"href="/p?cursor=bb&amp;trail=%2Caa""#), "{html}");
+        let third = Trail::new(Some("bb".into()), Some(",aa"));
+        let html = third.pager("/p", &[], None).into_string();
+        assert!(html.contains(r#"href="/p?cursor=aa""#) && !html.contains("next"), "{html}");
+        assert_eq!(
+            href("/login", &[("next", "/btc/address/x?cursor=1&t=2")]),
+            "/login?next=%2Fbtc%2Faddress%2Fx%3Fcursor%3D1%26t%3D2"
+        );
+    }
+}
