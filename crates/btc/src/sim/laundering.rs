@@ -190,12 +190,13 @@ pub struct MixedTx {
 }
 
 /// One line of the case's tag file (JSON Lines; the keys are the importer's field names, so it imports with
-/// `--format jsonl` and no mapping).
+/// `--format jsonl` and no mapping). Other chains' case files (the Ethereum crackdown of `chainsleuth-scenario`)
+/// write the same lines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseTag {
-    /// The address (regtest).
+    /// The address (regtest on Bitcoin).
     pub address: String,
-    /// Always `btc`.
+    /// The chain: `btc` in this case.
     pub chain: String,
     /// The taxonomy category.
     pub category: String,
@@ -271,8 +272,19 @@ impl Case {
     ///
     /// [`SimError::Write`] naming `path`.
     pub fn write_tags(&self, path: &Path) -> Result<(), SimError> {
+        CaseTag::write_lines(&self.tags, path)
+    }
+}
+
+impl CaseTag {
+    /// Writes `tags` as JSON Lines to `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Write`] naming `path`.
+    pub fn write_lines(tags: &[CaseTag], path: &Path) -> Result<(), SimError> {
         let mut out = Vec::new();
-        for tag in &self.tags {
+        for tag in tags {
             serde_json::to_writer(&mut out, tag).expect("tags are plain strings");
             out.push(b'\n');
         }
