@@ -53,6 +53,8 @@ pub struct ApiState {
     /// The config's `[tags]` section, whose sources `POST /v1/tags/imports`
     /// runs by name; `None` without one.
     pub tags_config: Option<Arc<chainsleuth_tags::TagsConfig>>,
+    /// The case settings (off-ramps, freezable tokens) of labels and traces.
+    pub case: Arc<chainsleuth_case::CaseConfig>,
 }
 
 impl ApiState {
@@ -65,7 +67,14 @@ impl ApiState {
             metrics: Arc::default(),
             tag_imports: Arc::default(),
             tags_config: None,
+            case: Arc::default(),
         }
+    }
+
+    /// The state with the config's case settings (off-ramps, freezable tokens).
+    pub fn with_case_config(mut self, config: chainsleuth_case::CaseConfig) -> ApiState {
+        self.case = Arc::new(config);
+        self
     }
 
     /// The state with the config's `[tags]` section, for imports by source name.

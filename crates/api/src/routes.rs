@@ -161,14 +161,12 @@ impl PageQuery {
 
 /// The address page: the summary (eth: the balance of every asset the
 /// address touched), the first page of history (or the page at `cursor`),
-/// the address's own tags with provenance and, for btc, its cluster. The
-/// summary, history and tags are the CLI's `address --json`.
-pub(crate) fn address_page(
-    data_dir: &FsPath,
-    chain: Chain,
-    address: &str,
-    page: &PageQuery,
-) -> Result<Value, ApiError> {
+/// the address's own tags with provenance, the tag it inherits (btc:
+/// through its cluster; eth: as an exchange's deposit address) and, for
+/// btc, its cluster. All but the cluster is the CLI's `address --json`.
+pub(crate) fn address_page(state: &ApiState, chain: Chain, address: &str, page: &PageQuery) -> Result<Value, ApiError> {
+    let data_dir = state.data_dir.as_path();
+    let inferred_error = |err: chainsleuth_case::CaseError| ApiError::internal("reading inferred tags", &err);
     match chain {
         Chain::Btc => {
             let store = open_btc(data_dir)?;
@@ -176,8 +174,12 @@ pub(crate) fn address_page(
             let summary = query::address_summary(&store, address, network)?;
             let history = query::address_history(&store, address, network, page.cursor.as_deref(), page.limit)?;
             let tags = direct_tags(data_dir, TagChain::BTC, &summary.address, network)?;
+            let inferred = chainsleuth_case::inferred_btc(data_dir, &state.case, &store, &summary.address)
+                .map_err(inferred_error)?;
             let cluster = query::cluster_of(&store, &summary.address, network)?;
-            Ok(json!({ "summary": summary, "history": history, "tags": tags, "cluster": cluster }))
+            Ok(json!({
+                "summary": summary, "history": history, "tags": tags, "inferred_tag": inferred, "cluster": cluster
+            }))
         }
         Chain::Eth => {
             let store = open_eth(data_dir)?;
@@ -185,7 +187,9 @@ pub(crate) fn address_page(
             let history = eth.history(address, page.eth_asset(), page.limit, page.cursor.as_deref())?;
             let summary = eth.address_summary(address)?;
             let tags = direct_tags(data_dir, TagChain::ETH, &history.address, Network::Bitcoin)?;
-            Ok(json!({ "summary": summary, "history": history, "tags": tags }))
+            let inferred = chainsleuth_case::inferred_eth(data_dir, &state.case, &store, address, page.eth_asset())
+                .map_err(inferred_error)?;
+            Ok(json!({ "summary": summary, "history": history, "tags": tags, "inferred_tag": inferred }))
         }
     }
 }
@@ -219,8 +223,9 @@ fn history_page(data_dir: &FsPath, chain: Chain, address: &str, page: &PageQuery
         (status = 200, description = "`summary` (btc: balance, received, sent, tx_count, first_seen, last_seen; eth: \
 `assets`, the balance, received, sent and transfer count of every asset the address touched, `null` for an \
 address never seen), `history` (as /history answers), `tags` (the address's own current tags, each with its \
-source, version, file, line and import time), and for btc `cluster` (`{id, size}`, `null` for an address \
-never seen)", body = serde_json::Value),
+source, version, file, line and import time), `inferred_tag` (the label it inherits, with the rule and the \
+evidence: btc through a tagged member of its cluster, eth as an exchange's deposit address; `null` for none), and \
+for btc `cluster` (`{id, size}`, `null` for an address never seen)", body = serde_json::Value),
         (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
         (status = 404, description = "Not indexed", body = ErrorBody),
     ))]
@@ -230,7 +235,7 @@ pub async fn address(
     params: Result<Query<AddressParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (chain, address, page) = PageQuery::from_request(path, params)?;
-    blocking(move || address_page(&state.data_dir, chain, &address, &page)).await.map(Json)
+    blocking(move || address_page(&state, chain, &address, &page)).await.map(Json)
 }
 
 /// `GET /v1/{chain}/address/{address}/history?limit=&cursor=&asset=`: one
@@ -296,8 +301,9 @@ pub async fn tx(
     .map(Json)
 }
 
-/// `GET /v1/btc/cluster/{id_or_address}?limit=&cursor=`: the cluster and one
-/// page of its members.
+/// `GET /v1/btc/cluster/{id_or_address}?limit=&cursor=`: the cluster, one
+/// page of its members, the label the cluster carries and the members of
+/// the page that have a tag of their own (the CLI's `cluster btc --json`).
 #[utoipa::path(get, path = "/v1/{chain}/cluster/{query}", tag = "index",
     params(
         ("chain" = String, Path, description = "btc (clusters are kept for Bitcoin only)"),
@@ -306,7 +312,10 @@ pub async fn tx(
         ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
     ),
     responses(
-        (status = 200, description = "The cluster and one page of members", body = serde_json::Value),
+        (status = 200, description = "`cluster` (`{id, size, members: [{address, linked_by}], next_cursor, \
+aliases, clustered_height}`), `label` (the label its members inherit, from its first tagged member, or `null`) \
+and `tagged_members` (`[{address, tag}]`, the members of this page with a tag of their own)",
+            body = serde_json::Value),
         (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
         (status = 404, description = "Not indexed or unknown", body = ErrorBody),
     ))]
@@ -314,7 +323,7 @@ pub async fn cluster(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<ClusterParams>, QueryRejection>,
-) -> Result<Json<query::ClusterView>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let Path((chain, subject)) = path.map_err(path_error)?;
     let Query(params) = params.map_err(query_error)?;
     if parse_chain(&chain)? == Chain::Eth {
@@ -324,7 +333,13 @@ pub async fn cluster(
     blocking(move || {
         let store = open_btc(&state.data_dir)?;
         let network = btc_network(&store)?;
-        Ok(query::cluster(&store, &subject, network, params.cursor.as_deref(), limit)?)
+        let view = query::cluster(&store, &subject, network, params.cursor.as_deref(), limit)?;
+        let members: Vec<String> = view.members.iter().map(|m| m.address.clone()).collect();
+        let (tagged, label) = chainsleuth_case::cluster_labels(&state.data_dir, &state.case, &store, &members)
+            .map_err(|err| ApiError::internal("reading the cluster's tags", &err))?;
+        let tagged: Vec<Value> =
+            tagged.iter().map(|(address, label)| json!({ "address": address, "tag": label })).collect();
+        Ok(json!({ "cluster": view, "label": label, "tagged_members": tagged }))
     })
     .await
     .map(Json)

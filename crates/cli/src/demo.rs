@@ -1,121 +1,295 @@
-//! `chainsleuth demo`: the whole Bitcoin path on an embedded default. It
-//! builds a deterministic regtest chain, writes it as Bitcoin Core writes its
-//! block files (XOR-obfuscated, out of height order), indexes it through the
-//! same sync loop a real node would feed, and queries the result, checking
-//! every address against the builder's ground truth.
+//! `chainsleuth demo`: a whole crackdown case in one command. A Bitcoin
+//! chain built by the simulator's laundering scenario (written as Bitcoin
+//! Core's block files, indexed through the block-file source and the sync
+//! loop, clustered) and an Ethereum chain played on an anvil node the demo
+//! starts and stops (`chainsleuth-scenario`, indexed by the Ethereum
+//! indexer); the case's tag lists imported through the tag importer; then
+//! the traces from every seized wallet under all four models, a summary
+//! table and the report files.
+//!
+//! Everything lands in the data directory: the chains' input and ground
+//! truth under `demo-input/`, the stores beside it (so every other command
+//! works on it afterwards), the reports under `reports/`.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::{ensure, Context as _};
+use anyhow::Context as _;
 use bitcoin::Network;
-use chainsleuth_btc::index::{query, BtcIndexer};
-use chainsleuth_btc::sim::{simulate_to_dir, GroundTruth, SimConfig};
+use chainsleuth_btc::index::{BtcIndexer, ClusterOptions};
+use chainsleuth_btc::sim::{simulate_to_dir, Scenario, SimConfig};
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
+use chainsleuth_case::{CaseConfig, TraceRequest};
+use chainsleuth_core::U256;
+use chainsleuth_scenario::{CrackdownConfig, EthCase, Node};
 use chainsleuth_sync::SyncOptions;
+use chainsleuth_tags::{Format, ImportOptions, TagStore};
+use chainsleuth_trace::{format_units, Amount, Budget, Report};
 use clap::Args;
+
+use crate::eth_cmd::IndexEthArgs;
+use crate::Context;
+
+/// Blocks of the Bitcoin chain: the laundering case needs 109, and
+/// clustering runs six blocks behind the tip.
+const BTC_BLOCKS: u32 = 130;
+/// Everyday transactions per Bitcoin block.
+const BTC_TXS_PER_BLOCK: u32 = 20;
+/// The stages, for the progress lines.
+const STAGES: usize = 5;
+
+const AFTER_HELP: &str = "\
+The case, modelled on a national crackdown on unlicensed crypto platforms:
+  Bitcoin   the simulator's laundering scenario: platforms whose hot wallets were seized,
+            peel chains, a consolidation with clean coins, a CoinJoin, exchange deposit
+            addresses swept into tagged hot wallets, a cash-out network, a mixer
+  Ethereum  played on an anvil node the demo starts on a free loopback port and stops:
+            24 shut-down platforms, 3 licensed bank-connected exchanges (deposit addresses
+            swept to hot wallets), a cash-out network, a mixer, 4 seized wallets whose
+            earlier outflows were laundered, in ETH and in a USDT-like token whose issuer
+            froze one holder and can still freeze the others
+
+Stages (one progress line each on stderr): build and index Bitcoin (with clustering), play
+and index Ethereum, import the case's tag lists, trace from every wallet tagged seized
+(all four models; Ethereum once in ETH and once in the token), write the reports. Then the
+summary table: per model what reached each off-ramp, what the mixer got, what is still held
+and what can be frozen now.
+
+Files, under the data directory (a new temporary directory unless --data-dir is given; it
+is kept, and every other command works on it afterwards):
+  demo-input/btc/   the Bitcoin block files, case.json (ground truth), tags.jsonl
+  demo-input/eth/   case.json (ground truth), tags.jsonl
+  reports/          each trace as JSON, CSV, DOT, GraphML and HTML
+
+Needs anvil: $ANVIL_BIN, .tools/anvil/bin/anvil (scripts/install-test-deps.sh --demo) or PATH.";
 
 /// Arguments of `chainsleuth demo`.
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct DemoArgs {
-    /// Blocks to simulate after genesis.
-    #[arg(long, value_name = "N", default_value_t = 400)]
-    pub blocks: u32,
-    /// Seed of the simulated chain.
+    /// Seed of both chains (the same seed gives the same case).
     #[arg(long, value_name = "S", default_value_t = 7)]
     pub seed: u64,
-    /// Keep the chain and the store in DIR instead of a temporary directory.
-    #[arg(long, value_name = "DIR")]
-    pub keep: Option<PathBuf>,
+}
+
+/// One trace of the demo and its report.
+struct Traced {
+    /// `btc-BTC`, `eth-ETH`, `eth-USDTL`: the reports' file stem.
+    name: String,
+    /// What the table calls it.
+    title: String,
+    report: Report,
 }
 
 /// Runs the demo.
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let temp;
-    let root = match &args.keep {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir().context("creating a temporary directory")?;
-            temp.path().to_owned()
-        }
+pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data_dir = if ctx.data_dir_given {
+        std::fs::create_dir_all(&ctx.data_dir).with_context(|| format!("creating {}", ctx.data_dir.display()))?;
+        ctx.data_dir.clone()
+    } else {
+        let temp =
+            tempfile::Builder::new().prefix("chainsleuth-demo-").tempdir().context("creating a temporary directory")?;
+        temp.keep()
     };
-    let chain_dir = root.join("chain");
-    let data_dir = root.join("data");
-    let mut out = std::io::stdout().lock();
+    let input = data_dir.join("demo-input");
+    let stage = |n: usize, text: &str| eprintln!("[{n}/{STAGES}] {text} ({:.1} s)", started.elapsed().as_secs_f64());
+    eprintln!("demo: a crackdown case in {}", data_dir.display());
 
-    writeln!(out, "1. Simulating a regtest chain of {} blocks (seed {})", args.blocks, args.seed)?;
-    let cfg = SimConfig { blocks: args.blocks, seed: args.seed, ..SimConfig::default() };
-    let sim = simulate_to_dir(&chain_dir, &cfg, true).context("simulating the chain")?;
+    let btc = index_btc(&data_dir, &input.join("btc"), args.seed)?;
+    stage(1, &btc);
+    let (eth_case, eth) = index_eth(&data_dir, &input.join("eth"), args.seed)?;
+    stage(2, &eth);
+    let tags = import_tags(&data_dir, &input)?;
+    stage(3, &tags);
+
+    let config = CaseConfig {
+        freezable_tokens: chainsleuth_case::default_freezable_tokens()
+            .into_iter()
+            .chain([eth_case.token.address.clone()])
+            .collect(),
+        ..CaseConfig::default()
+    };
+    let mut traces = Vec::new();
+    let runs = [
+        ("btc", None, "Bitcoin", "BTC"),
+        ("eth", None, "Ethereum", "ETH"),
+        ("eth", Some(eth_case.token.address.clone()), "Ethereum", eth_case.token.symbol.as_str()),
+    ];
+    for (chain, asset, chain_name, symbol) in runs {
+        let request = TraceRequest {
+            seed_tag: vec!["category=seized".into()],
+            chain: Some(chain.into()),
+            asset,
+            ..TraceRequest::default()
+        };
+        let report = chainsleuth_case::run_trace(&data_dir, &config, &request, &Budget::unlimited())
+            .with_context(|| format!("tracing {chain_name} {symbol} from the seized wallets"))?;
+        let title = format!("{chain_name}, {symbol}: {} seized wallets traced", report.case.seeds.len());
+        traces.push(Traced { name: format!("{chain}-{symbol}"), title, report });
+    }
+    stage(4, "traced from every wallet tagged seized: Bitcoin, Ethereum in ETH and in the token, all four models");
+
+    let reports = data_dir.join("reports");
+    let written = write_reports(&reports, &traces)?;
+    stage(5, &format!("wrote {written} report files"));
+
+    let mut out = std::io::stdout().lock();
+    for t in &traces {
+        writeln!(out)?;
+        summary(&mut out, t)?;
+    }
+    writeln!(out, "\nReports (JSON, CSV, DOT, GraphML, HTML) in {}", reports.display())?;
+    writeln!(out, "Ground truth and tag lists in {}", input.display())?;
     writeln!(
         out,
-        "   {} blocks, {} transactions, {} addresses, {:.1} MB in {} block file(s), XOR-obfuscated like Bitcoin Core 28+",
-        sim.blocks,
-        sim.txs,
-        sim.addresses,
-        sim.bytes as f64 / 1e6,
-        sim.files
+        "Carry on, for example:\n  chainsleuth --data-dir {0} status\n  chainsleuth --data-dir {0} trace --seed-tag category=seized --chain btc --format table",
+        data_dir.display()
     )?;
+    writeln!(out, "Done in {:.1} s.", started.elapsed().as_secs_f64())?;
+    Ok(())
+}
 
-    writeln!(out, "2. Indexing {} into RocksDB at {}", sim.blocks_dir.display(), data_dir.display())?;
-    let started = std::time::Instant::now();
+/// Builds the laundering chain into `input` and indexes it, clustering
+/// included; returns the progress line.
+fn index_btc(data_dir: &Path, input: &Path, seed: u64) -> anyhow::Result<String> {
+    let cfg = SimConfig { blocks: BTC_BLOCKS, seed, txs_per_block: BTC_TXS_PER_BLOCK, scenario: Scenario::Laundering };
+    simulate_to_dir(input, &cfg, true).context("simulating the Bitcoin chain")?;
     let source =
-        BlkDirSource::open(&BlkDirConfig { dir: chain_dir.clone(), network: Network::Regtest, xor: XorMode::Auto })?;
-    let indexer = BtcIndexer::open(&data_dir, Network::Regtest)?;
-    let store = indexer.store().clone();
+        BlkDirSource::open(&BlkDirConfig { dir: input.to_owned(), network: Network::Regtest, xor: XorMode::Auto })?;
+    let indexer = BtcIndexer::open(data_dir, Network::Regtest)
+        .with_context(|| format!("opening the Bitcoin store in {}", data_dir.display()))?
+        .with_clustering(ClusterOptions::default());
     let report = crate::runtime()?.block_on(async {
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
-        let (progress, watch) = tokio::sync::watch::channel(Default::default());
-        let reporter = tokio::spawn(crate::progress::report("btc", watch));
-        let report = chainsleuth_sync::run(&source, indexer, &SyncOptions::default(), shutdown, progress).await;
-        reporter.await.ok();
-        report
+        let (progress, _) = tokio::sync::watch::channel(Default::default());
+        chainsleuth_sync::run(&source, indexer, &SyncOptions::default(), shutdown, progress).await
     })?;
-    let secs = started.elapsed().as_secs_f64();
-    writeln!(
-        out,
-        "   {} blocks, {} transactions in {:.2} s ({:.0} tx/s)",
-        report.blocks,
-        report.txs,
-        secs,
-        report.txs as f64 / secs.max(1e-9)
-    )?;
+    Ok(format!(
+        "Bitcoin: laundering scenario, {} blocks and {} transactions in Core block files, indexed and clustered",
+        report.blocks, report.txs
+    ))
+}
 
-    writeln!(out, "3. Checking every address against the builder's ground truth")?;
-    let truth = GroundTruth::read_json(&sim.truth_file)?;
-    for (address, want) in &truth.addresses {
-        let got = query::address_summary(&store, address, Network::Regtest)?;
-        ensure!(
-            (got.balance, got.received, got.sent, got.tx_count)
-                == (want.balance, want.received, want.sent, want.tx_count),
-            "{address}: indexed {got:?}, ground truth {want:?}"
-        );
+/// Starts anvil, plays the crackdown case on it, writes its truth and tags
+/// into `input`, indexes the chain and stops the node.
+fn index_eth(data_dir: &Path, input: &Path, seed: u64) -> anyhow::Result<(EthCase, String)> {
+    std::fs::create_dir_all(input).with_context(|| format!("creating {}", input.display()))?;
+    let anvil = chainsleuth_scenario::anvil_path()?;
+    let case = crate::runtime()?.block_on(async {
+        let node = Node::start(&anvil).await?;
+        let case = chainsleuth_scenario::play(&node, &CrackdownConfig { seed, ..CrackdownConfig::default() })
+            .await
+            .context("playing the Ethereum case on anvil")?;
+        let args = IndexEthArgs {
+            rpc: Some(node.url().to_owned()),
+            freezable_tokens: vec![case.token.address.clone()],
+            ..IndexEthArgs::default()
+        };
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let (progress, _) = tokio::sync::watch::channel(Default::default());
+        crate::eth_cmd::run_index(data_dir, args, shutdown, progress).await?;
+        anyhow::Ok(case)
+    })?;
+    case.write_json(&input.join("case.json"))?;
+    case.write_tags(&input.join("tags.jsonl"))?;
+    let line = format!(
+        "Ethereum: crackdown case on anvil, {} transactions in {} blocks (ETH and {}), indexed; anvil stopped",
+        case.txs, case.tip, case.token.symbol
+    );
+    Ok((case, line))
+}
+
+/// Imports both chains' tag files through the tag importer.
+fn import_tags(data_dir: &Path, input: &Path) -> anyhow::Result<String> {
+    let path = TagStore::path_in(data_dir);
+    let store = TagStore::open(&path)
+        .with_context(|| format!("opening the tag store at {}", path.display()))?
+        .with_network(Network::Regtest);
+    let mut counts = Vec::new();
+    for (source, chain) in [("case-btc", "btc"), ("case-eth", "eth")] {
+        let file = input.join(chain).join("tags.jsonl");
+        let report = store
+            .import(&file, Format::Jsonl, source, &ImportOptions::default())
+            .with_context(|| format!("importing {}", file.display()))?;
+        counts.push(format!("{} {chain} tags", report.tags));
     }
-    writeln!(out, "   all {} addresses match (balance, received, sent, tx count)", truth.addresses.len())?;
+    Ok(format!("tags: imported {} through the importer", counts.join(" and ")))
+}
 
-    let busiest = truth.addresses.iter().max_by_key(|(_, t)| t.tx_count).map(|(a, _)| a.clone());
-    let richest = truth.addresses.iter().max_by_key(|(_, t)| t.balance).map(|(a, _)| a.clone());
-    for (label, address) in [("busiest", busiest), ("richest", richest)] {
-        let Some(address) = address else { continue };
-        writeln!(out, "\n4. The {label} address: chainsleuth address btc {address} --limit 5")?;
-        let summary = query::address_summary(&store, &address, Network::Regtest)?;
-        let page = query::address_history(&store, &address, Network::Regtest, None, 5)?;
-        crate::render::address_btc(&mut out, &summary, &page)?;
-        if label == "busiest" {
-            if let Some(row) = page.rows.first() {
-                writeln!(out, "\n5. Its newest transaction: chainsleuth tx btc {}", row.txid)?;
-                let tx = query::tx(&store, &row.txid.to_string(), Network::Regtest)?;
-                crate::render::tx_btc(&mut out, &tx)?;
+/// Writes each report in every format; returns how many files.
+fn write_reports(dir: &Path, traces: &[Traced]) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = 0;
+    for t in traces {
+        let r = &t.report;
+        for (ext, text) in [
+            ("json", r.to_json()),
+            ("csv", r.to_csv()),
+            ("dot", r.to_dot()),
+            ("graphml", r.to_graphml()),
+            ("html", r.to_html()),
+        ] {
+            let path: PathBuf = dir.join(format!("{}.{ext}", t.name));
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// The summary of one trace: a row per off-ramp entity reached, then the
+/// mixers, what is held, what the issuer can still freeze and what sits at
+/// custodians a freeze order can reach, a column per model.
+fn summary(out: &mut impl std::io::Write, t: &Traced) -> std::io::Result<()> {
+    let r = &t.report;
+    let show = |v: U256| format_units(v, &r.case.unit);
+    let models: Vec<&str> =
+        chainsleuth_trace::Model::ALL.iter().map(|m| m.as_str()).filter(|m| r.models.contains_key(*m)).collect();
+    let mut rows: BTreeMap<(String, String), BTreeMap<&str, U256>> = BTreeMap::new();
+    for &model in &models {
+        for o in &r.models[model].offramps {
+            let mut what = o.category.clone();
+            for extra in [&o.jurisdiction, &o.licensed_by].into_iter().flatten() {
+                what.push_str(", ");
+                what.push_str(extra);
             }
+            *rows.entry((o.entity.clone(), what)).or_default().entry(model).or_insert(U256::ZERO) += o.amount.value;
         }
     }
-
-    store.flush()?;
-    writeln!(out, "\ndb digest   {}", hex::encode(store.digest()?))?;
-    match &args.keep {
-        Some(dir) => {
-            writeln!(out, "kept in {}: try `chainsleuth --data-dir {} status`", dir.display(), data_dir.display())?
-        }
-        None => writeln!(out, "(all of it lived in a temporary directory; pass --keep DIR to keep it)")?,
+    let labels: Vec<(String, &BTreeMap<&str, U256>)> =
+        rows.iter().map(|((entity, what), amounts)| (format!("{entity} ({what})"), amounts)).collect();
+    let header = "reached (entity, category, jurisdiction, licence)";
+    let width = labels.iter().map(|(l, _)| l.chars().count()).chain([header.len()]).max().unwrap_or(0);
+    writeln!(out, "{}", t.title)?;
+    write!(out, "  {header:<width$}")?;
+    for m in &models {
+        write!(out, " {m:>22}")?;
     }
+    writeln!(out)?;
+    let line = |out: &mut dyn std::io::Write, label: &str, value: &dyn Fn(&str) -> U256| -> std::io::Result<()> {
+        write!(out, "  {label:<width$}")?;
+        for m in &models {
+            write!(out, " {:>22}", show(value(m)))?;
+        }
+        writeln!(out)
+    };
+    for (label, amounts) in &labels {
+        line(out, label, &|m| amounts.get(m).copied().unwrap_or(U256::ZERO))?;
+    }
+    let sum = |list: &mut dyn Iterator<Item = Amount>| list.map(|a| a.value).fold(U256::ZERO, |a, b| a + b);
+    line(out, "into mixers", &|m| r.models[m].totals.mixers.value)?;
+    line(out, "still held", &|m| r.models[m].totals.held.value)?;
+    line(out, "freezable now by the issuer", &|m| {
+        sum(&mut r.models[m].holders.iter().filter(|h| h.freezable).map(|h| h.amount))
+    })?;
+    line(out, "already frozen by the issuer", &|m| {
+        sum(&mut r.models[m].holders.iter().filter(|h| h.frozen.is_some()).map(|h| h.amount))
+    })?;
+    line(out, "reached, still freezable (order or issuer)", &|m| {
+        sum(&mut r.models[m].offramps.iter().filter(|o| o.freezable.is_some()).map(|o| o.amount))
+    })?;
     Ok(())
 }

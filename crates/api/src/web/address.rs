@@ -94,7 +94,7 @@ async fn fetch(
     asset: Option<String>,
 ) -> Result<Value, WebError> {
     let page = PageQuery { limit: HISTORY_ROWS, cursor: trail.cursor().map(str::to_owned), asset };
-    Ok(blocking(move || address_page(&state.data_dir, chain, &address, &page)).await?)
+    Ok(blocking(move || address_page(&state, chain, &address, &page)).await?)
 }
 
 /// `GET /btc/address/{address}?cursor=&trail=`.
