@@ -51,3 +51,106 @@ pub fn chain_on_disk(dir: &Path, blocks: u32, txs_per_block: u32, seed: u64, xor
         .expect("writing the blocks directory");
     chain
 }
+
+/// A running `chainsleuth serve` and the address it listens on; killed on
+/// drop if still running. Its stderr is collected in `log`.
+pub struct Served {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    /// Starts `chainsleuth --config CONFIG serve --listen 127.0.0.1:0` and
+    /// waits for the address it prints.
+    pub fn start(config: &Path) -> Served {
+        use std::io::BufRead as _;
+        let mut child = chainsleuth()
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            let read = stderr.read_line(&mut line).expect("reading serve's stderr");
+            log.lock().unwrap().push_str(&line);
+            assert!(read > 0, "serve exited before listening:\n{}", log.lock().unwrap());
+            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                break addr.to_owned();
+            }
+        };
+        let collect = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                collect.lock().unwrap().push_str(&line);
+                collect.lock().unwrap().push('\n');
+            }
+        });
+        Served { child, addr, log }
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the exit status.
+    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for serve") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "serve did not stop within {within:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One GET over a fresh connection with a bearer token: the status code
+/// and the JSON body.
+pub fn http_get(addr: &str, path: &str, secret: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting to serve");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("setting a timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sending the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("reading the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete HTTP response");
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
+    (status, serde_json::from_str(body).unwrap_or_else(|err| panic!("{path}: {err}: {body}")))
+}
+
+/// Starts `chainsleuth serve` over `data_dir` (through a config file beside
+/// it naming the directory) and waits until it listens.
+pub fn serve(data_dir: &Path) -> Served {
+    std::fs::create_dir_all(data_dir).expect("creating the data directory");
+    let config = data_dir.with_extension("toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", data_dir.display().to_string())).expect("writing a config");
+    Served::start(&config)
+}
+
+impl Served {
+    /// Sends SIGTERM, waits (up to 20 s) for the exit, and returns its
+    /// status and everything it wrote to stderr.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let exit = self.terminate(std::time::Duration::from_secs(20));
+        // The collecting thread finishes when the pipe closes, just after the exit.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let log = self.log.lock().expect("the log reader does not panic").clone();
+        (exit, log)
+    }
+}

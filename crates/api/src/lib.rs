@@ -11,17 +11,21 @@
 //! serves the generated document at `/v1/openapi.json`. A handler takes a
 //! [`Caller`] and calls [`Caller::require`] when it needs more than `read`.
 
+pub mod audit;
 mod auth;
 mod error;
+mod limits;
 mod metrics;
 mod ready;
 mod routes;
+pub mod session;
 mod status;
-mod stores;
 mod tags;
-mod web;
+mod stores;
+pub mod tokens;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -32,8 +36,10 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Caller, Role, Token, MIN_SECRET_LEN};
 pub use error::{ApiError, ErrorBody};
+pub use limits::{Limits, CONTENT_SECURITY_POLICY, SECURITY_HEADERS};
 pub use metrics::{Histogram, Metrics, MetricsAuth};
 pub use ready::{Readiness, WorkerHandle, WorkerView, Workers};
+pub use session::{login, logout, SessionSettings, SESSION_COOKIE};
 pub use status::{status, Status};
 pub use stores::set_caching as set_store_caching;
 
@@ -42,8 +48,14 @@ pub use stores::set_caching as set_store_caching;
 pub struct ApiState {
     /// The directory holding the stores.
     pub data_dir: PathBuf,
-    /// The tokens `/v1` accepts.
-    pub tokens: Arc<[Token]>,
+    /// The live tokens (the data directory's token file).
+    pub tokens: Arc<tokens::TokenRegistry>,
+    /// Web sessions.
+    pub sessions: Arc<session::Sessions>,
+    /// Rate, size and time limits.
+    pub limits: Arc<limits::Limiter>,
+    /// The audit log's writer.
+    pub audit: Arc<audit::AuditLog>,
     /// The chain workers' reports (`/readyz`, `/metrics`, `/v1/status`).
     pub workers: Arc<Workers>,
     /// Counters and histograms of `/metrics`, for every module to bump.
@@ -53,28 +65,64 @@ pub struct ApiState {
     /// The config's `[tags]` section, whose sources `POST /v1/tags/imports`
     /// runs by name; `None` without one.
     pub tags_config: Option<Arc<chainsleuth_tags::TagsConfig>>,
-    /// The case settings (off-ramps, freezable tokens) of labels and traces.
-    pub case: Arc<chainsleuth_case::CaseConfig>,
+}
+
+/// How a server is set up, beyond its data directory.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Rate, size and time limits, CORS.
+    pub limits: Limits,
+    /// Web sessions.
+    pub sessions: SessionSettings,
+}
+
+/// What can stop [`ApiState::open`].
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The token file is unreadable or damaged.
+    #[error(transparent)]
+    Tokens(#[from] tokens::TokenError),
+    /// The audit store cannot be opened.
+    #[error("opening the audit log")]
+    Audit(#[from] audit::AuditError),
 }
 
 impl ApiState {
-    /// State serving `data_dir` to holders of `tokens`.
-    pub fn new(data_dir: impl Into<PathBuf>, tokens: Vec<Token>) -> ApiState {
-        ApiState {
-            data_dir: data_dir.into(),
-            tokens: tokens.into(),
+    /// State serving `data_dir` with `settings`: the tokens of its token
+    /// file, its audit log (opened for writing: one server per data
+    /// directory).
+    ///
+    /// # Errors
+    /// The token file or the audit store cannot be opened.
+    pub fn open(data_dir: impl Into<PathBuf>, settings: Settings) -> Result<ApiState, OpenError> {
+        let data_dir = data_dir.into();
+        Ok(ApiState {
+            tokens: Arc::new(tokens::TokenRegistry::open(&data_dir)?),
+            sessions: Arc::new(session::Sessions::new(settings.sessions)),
+            limits: Arc::new(limits::Limiter::new(settings.limits)),
+            audit: Arc::new(audit::AuditLog::open(&data_dir)?),
             workers: Arc::default(),
             metrics: Arc::default(),
             tag_imports: Arc::default(),
             tags_config: None,
-            case: Arc::default(),
-        }
+            data_dir,
+        })
     }
 
-    /// The state with the config's case settings (off-ramps, freezable tokens).
-    pub fn with_case_config(mut self, config: chainsleuth_case::CaseConfig) -> ApiState {
-        self.case = Arc::new(config);
-        self
+    /// For tests: stores `tokens` in `data_dir`'s token file (beside any
+    /// already there) and opens the state with default settings.
+    ///
+    /// # Panics
+    /// The token file or the audit store cannot be written or opened, or a
+    /// token's name is taken by another token.
+    pub fn new(data_dir: impl Into<PathBuf>, tokens: Vec<Token>) -> ApiState {
+        let data_dir = data_dir.into();
+        let file = tokens::TokenFile::in_dir(&data_dir);
+        for token in &tokens {
+            file.add(token).unwrap_or_else(|err| panic!("storing token {:?}: {err}", token.name()));
+        }
+        ApiState::open(&data_dir, Settings::default())
+            .unwrap_or_else(|err| panic!("opening the API state in {}: {err}", data_dir.display()))
     }
 
     /// The state with the config's `[tags]` section, for imports by source name.
@@ -137,16 +185,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready::readyz))
         .merge(metrics::router(&state))
         .merge(v1)
-        .merge(web::router(state.clone()))
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
-        .fallback(web::unknown_route)
+        .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::cors))
+        .layer(axum::middleware::from_fn(limits::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then stops
-/// accepting connections and returns once the requests in flight are done.
+/// accepting connections, returns once the requests in flight are done and
+/// their audit records written, and closes the audit log.
 ///
 /// # Errors
 /// The listener fails.
@@ -155,5 +209,9 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let audit = Arc::clone(&state.audit);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    tokio::task::spawn_blocking(move || audit.close()).await.map_err(std::io::Error::other)?;
+    served
 }

@@ -89,16 +89,18 @@ mod tests {
     }
 
     #[test]
-    fn serve_tokens_are_typed_and_checked() {
+    fn serve_limits_are_typed_and_secrets_have_no_place() {
         let config: Config = toml::from_str(
-            "[serve]\nlisten = \"127.0.0.1:9000\"\ntokens = [{ role = \"read\", secret = \"0123456789abcdef\" }]\n",
+            "[serve]\nlisten = \"127.0.0.1:9000\"\nrate_limit = 5.5\nrequest_timeout = \"10s\"\ncors_origins = [\"https://a.example\"]\n",
         )
         .unwrap();
-        assert_eq!(config.serve.tokens.len(), 1);
         assert_eq!(config.serve.listen, Some("127.0.0.1:9000".parse().unwrap()));
-        let err = toml::from_str::<Config>("[serve]\ntokens = [{ role = \"root\", secret = \"0123456789abcdef\" }]\n")
+        assert_eq!(config.serve.rate_limit, Some(5.5));
+        assert_eq!(config.serve.request_timeout, Some(std::time::Duration::from_secs(10)));
+        assert_eq!(config.serve.cors_origins, ["https://a.example"]);
+        let err = toml::from_str::<Config>("[serve]\ntokens = [{ role = \"read\", secret = \"0123456789abcdef\" }]\n")
             .unwrap_err();
-        assert!(err.to_string().contains("root"), "{err}");
+        assert!(err.to_string().contains("tokens"), "{err}");
         assert!(toml::from_str::<Config>("[serve]\nport = 1\n").unwrap_err().to_string().contains("port"));
     }
 

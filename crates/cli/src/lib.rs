@@ -4,6 +4,7 @@
 //! Errors print as `chainsleuth: <what failed>: <why>` on one line and exit
 //! with status 2; a closed output pipe (`| head`) is not an error.
 
+mod audit_cmd;
 mod btc_cmd;
 mod cluster_cmd;
 mod config;
@@ -16,6 +17,7 @@ mod render;
 mod serve_cmd;
 mod sync_args;
 mod tags_cmd;
+mod tokens_cmd;
 mod trace_cmd;
 
 use std::path::PathBuf;
@@ -30,8 +32,8 @@ const ABOUT: &str = "Blockchain analytics indexer for investigators: follows Bit
 into RocksDB, tags addresses, and answers address and transaction queries.";
 
 const AFTER_HELP: &str = "\
-Start with `chainsleuth demo`: a whole crackdown case on a Bitcoin and an Ethereum
-chain, indexed, tagged and traced, with the reports written to files.
+Start with `chainsleuth demo`: it builds a small regtest chain, indexes it and
+queries it, all in a temporary directory.
 
 Exit status: 0 on success, 2 on any error (the message says what failed).";
 
@@ -91,7 +93,12 @@ enum Command {
     Exposure(trace_cmd::ExposureArgs),
     /// Serve the read-only HTTP API (JSON under /v1, bearer tokens) until SIGTERM or Ctrl-C.
     Serve(serve_cmd::ServeArgs),
-    /// Run a whole crackdown case (Bitcoin and Ethereum): index, tag, trace, report.
+    /// Create, list and revoke the API's bearer tokens.
+    #[command(subcommand)]
+    Tokens(tokens_cmd::TokensCommand),
+    /// Show the API's audit log: who asked what, when, and the answer's status.
+    Audit(audit_cmd::AuditArgs),
+    /// Build, index and query a small regtest chain in a temporary directory.
     Demo(demo::DemoArgs),
 }
 
@@ -130,9 +137,6 @@ enum SimulateCommand {
 pub struct Context {
     /// Directory holding the stores.
     pub data_dir: PathBuf,
-    /// Whether the data directory was given (flag, environment or config
-    /// file) rather than the default.
-    pub data_dir_given: bool,
     /// The parsed config file (empty without `--config`).
     pub config: Config,
 }
@@ -144,14 +148,11 @@ pub fn main() -> ExitCode {
         Ok(config) => config.unwrap_or_default(),
         Err(err) => return fail(&err),
     };
-    // The demo prints its own progress lines; its stages' logs need -v.
-    let demo_quiet = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
-    let verbosity = if cli.quiet || demo_quiet { 0 } else { 1 + cli.verbose };
+    let verbosity = if cli.quiet { 0 } else { 1 + cli.verbose };
     logging::init(cli.log_format.or(config.log_format).unwrap_or_default(), verbosity);
-    let given = cli.data_dir.clone().or_else(|| config.data_dir.clone());
-    let data_dir_given = given.is_some();
-    let data_dir = given.unwrap_or_else(|| "chainsleuth-data".into());
-    let ctx = Context { data_dir, data_dir_given, config };
+    let data_dir =
+        cli.data_dir.clone().or_else(|| config.data_dir.clone()).unwrap_or_else(|| "chainsleuth-data".into());
+    let ctx = Context { data_dir, config };
     match run(ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -196,7 +197,9 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Trace(args) => trace_cmd::run(&ctx, args),
         Command::Exposure(args) => trace_cmd::run_exposure(&ctx, args),
         Command::Serve(args) => serve_cmd::run(&ctx, args),
-        Command::Demo(args) => demo::run(&ctx, args),
+        Command::Tokens(cmd) => tokens_cmd::run(&ctx.data_dir, cmd),
+        Command::Audit(args) => audit_cmd::run(&ctx.data_dir, args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

@@ -260,7 +260,7 @@ fn open_write(path: &Path) -> anyhow::Result<TagStore> {
     TagStore::open(path).with_context(|| format!("opening tag store at {}", path.display()))
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     use std::io::Write;
     writeln!(std::io::stdout(), "{text}")?;
