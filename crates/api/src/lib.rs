@@ -20,9 +20,10 @@ mod ready;
 mod routes;
 pub mod session;
 mod status;
-mod tags;
 mod stores;
 pub mod tokens;
+mod tags;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,6 +66,8 @@ pub struct ApiState {
     /// The config's `[tags]` section, whose sources `POST /v1/tags/imports`
     /// runs by name; `None` without one.
     pub tags_config: Option<Arc<chainsleuth_tags::TagsConfig>>,
+    /// The case settings (off-ramps, freezable tokens) of labels and traces.
+    pub case: Arc<chainsleuth_case::CaseConfig>,
 }
 
 /// How a server is set up, beyond its data directory.
@@ -74,6 +77,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Web sessions.
     pub sessions: SessionSettings,
+    /// Trace jobs: how many run at once, their time and size budget.
+    pub jobs: jobs::JobSettings,
 }
 
 /// What can stop [`ApiState::open`].
@@ -85,6 +90,9 @@ pub enum OpenError {
     /// The audit store cannot be opened.
     #[error("opening the audit log")]
     Audit(#[from] audit::AuditError),
+    /// The trace jobs store cannot be opened.
+    #[error("opening the trace jobs")]
+    Jobs(#[from] jobs::JobsError),
 }
 
 impl ApiState {
@@ -105,6 +113,7 @@ impl ApiState {
             metrics: Arc::default(),
             tag_imports: Arc::default(),
             tags_config: None,
+            case: Arc::default(),
             data_dir,
         })
     }
@@ -123,6 +132,12 @@ impl ApiState {
         }
         ApiState::open(&data_dir, Settings::default())
             .unwrap_or_else(|err| panic!("opening the API state in {}: {err}", data_dir.display()))
+    }
+
+    /// The state with the config's case settings (off-ramps, freezable tokens).
+    pub fn with_case_config(mut self, config: chainsleuth_case::CaseConfig) -> ApiState {
+        self.case = Arc::new(config);
+        self
     }
 
     /// The state with the config's `[tags]` section, for imports by source name.
@@ -185,8 +200,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready::readyz))
         .merge(metrics::router(&state))
         .merge(v1)
+        .merge(web::router(state.clone()))
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
-        .fallback(routes::unknown_route)
+        .fallback(web::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_body))

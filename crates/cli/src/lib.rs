@@ -32,8 +32,8 @@ const ABOUT: &str = "Blockchain analytics indexer for investigators: follows Bit
 into RocksDB, tags addresses, and answers address and transaction queries.";
 
 const AFTER_HELP: &str = "\
-Start with `chainsleuth demo`: it builds a small regtest chain, indexes it and
-queries it, all in a temporary directory.
+Start with `chainsleuth demo`: a whole crackdown case on a Bitcoin and an Ethereum
+chain, indexed, tagged and traced, with the reports written to files.
 
 Exit status: 0 on success, 2 on any error (the message says what failed).";
 
@@ -98,7 +98,7 @@ enum Command {
     Tokens(tokens_cmd::TokensCommand),
     /// Show the API's audit log: who asked what, when, and the answer's status.
     Audit(audit_cmd::AuditArgs),
-    /// Build, index and query a small regtest chain in a temporary directory.
+    /// Run a whole crackdown case (Bitcoin and Ethereum): index, tag, trace, report.
     Demo(demo::DemoArgs),
 }
 
@@ -137,6 +137,9 @@ enum SimulateCommand {
 pub struct Context {
     /// Directory holding the stores.
     pub data_dir: PathBuf,
+    /// Whether the data directory was given (flag, environment or config
+    /// file) rather than the default.
+    pub data_dir_given: bool,
     /// The parsed config file (empty without `--config`).
     pub config: Config,
 }
@@ -148,11 +151,14 @@ pub fn main() -> ExitCode {
         Ok(config) => config.unwrap_or_default(),
         Err(err) => return fail(&err),
     };
-    let verbosity = if cli.quiet { 0 } else { 1 + cli.verbose };
+    // The demo prints its own progress lines; its stages' logs need -v.
+    let demo_quiet = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
+    let verbosity = if cli.quiet || demo_quiet { 0 } else { 1 + cli.verbose };
     logging::init(cli.log_format.or(config.log_format).unwrap_or_default(), verbosity);
-    let data_dir =
-        cli.data_dir.clone().or_else(|| config.data_dir.clone()).unwrap_or_else(|| "chainsleuth-data".into());
-    let ctx = Context { data_dir, config };
+    let given = cli.data_dir.clone().or_else(|| config.data_dir.clone());
+    let data_dir_given = given.is_some();
+    let data_dir = given.unwrap_or_else(|| "chainsleuth-data".into());
+    let ctx = Context { data_dir, data_dir_given, config };
     match run(ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -199,7 +205,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve_cmd::run(&ctx, args),
         Command::Tokens(cmd) => tokens_cmd::run(&ctx.data_dir, cmd),
         Command::Audit(args) => audit_cmd::run(&ctx.data_dir, args),
-        Command::Demo(args) => demo::run(args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 
