@@ -77,8 +77,6 @@ pub struct Settings {
     pub limits: Limits,
     /// Web sessions.
     pub sessions: SessionSettings,
-    /// Trace jobs: how many run at once, their time and size budget.
-    pub jobs: jobs::JobSettings,
 }
 
 /// What can stop [`ApiState::open`].
@@ -90,9 +88,6 @@ pub enum OpenError {
     /// The audit store cannot be opened.
     #[error("opening the audit log")]
     Audit(#[from] audit::AuditError),
-    /// The trace jobs store cannot be opened.
-    #[error("opening the trace jobs")]
-    Jobs(#[from] jobs::JobsError),
 }
 
 impl ApiState {
