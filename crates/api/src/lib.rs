@@ -23,6 +23,7 @@ mod status;
 mod stores;
 pub mod tokens;
 mod tags;
+pub mod watch;
 mod web;
 
 use std::future::Future;
@@ -57,6 +58,8 @@ pub struct ApiState {
     pub limits: Arc<limits::Limiter>,
     /// The audit log's writer.
     pub audit: Arc<audit::AuditLog>,
+    /// The watchlist, shared with the watcher task ([`watch::run`]).
+    pub watch: Arc<watch::Watch>,
     /// The chain workers' reports (`/readyz`, `/metrics`, `/v1/status`).
     pub workers: Arc<Workers>,
     /// Counters and histograms of `/metrics`, for every module to bump.
@@ -104,6 +107,7 @@ impl ApiState {
             sessions: Arc::new(session::Sessions::new(settings.sessions)),
             limits: Arc::new(limits::Limiter::new(settings.limits)),
             audit: Arc::new(audit::AuditLog::open(&data_dir)?),
+            watch: Arc::new(watch::Watch::new(&data_dir)),
             workers: Arc::default(),
             metrics: Arc::default(),
             tag_imports: Arc::default(),
@@ -168,7 +172,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route behind the token check, with the OpenAPI document.
 fn v1_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes()).merge(watch::routes())
 }
 
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.

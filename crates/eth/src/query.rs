@@ -372,16 +372,39 @@ impl<'s> EthQuery<'s> {
         let Some((height, pos)) = self.store.get::<EthTxs>(&parsed.0)? else { return Ok(None) };
         let (_, from_id, success) =
             self.store.get::<EthBlockTxs>(&(height, pos))?.ok_or(QueryError::Corrupt { what: "a transaction row" })?;
-        let transfers = self.transfer_views(&(height, pos).encode())?;
+        self.tx_view(parsed, (height, pos), from_id, success).map(Some)
+    }
+
+    fn tx_view(
+        &self,
+        hash: B256,
+        (height, pos): (u64, u32),
+        from_id: u64,
+        success: bool,
+    ) -> Result<TxTransfers, QueryError> {
         let names = self.addresses(&[from_id])?;
-        Ok(Some(TxTransfers {
-            hash: format!("{parsed:#x}"),
+        Ok(TxTransfers {
+            hash: format!("{hash:#x}"),
             block: height,
             tx_index: pos,
             from: names.get(&from_id).cloned().unwrap_or_default(),
             success,
-            transfers,
-        }))
+            transfers: self.transfer_views(&(height, pos).encode())?,
+        })
+    }
+
+    /// Every transaction of block `height` with its transfers, in block
+    /// order (block-level transfers are in [`EthQuery::block_transfers`]).
+    ///
+    /// # Errors
+    /// Store faults.
+    pub fn block_txs(&self, height: u64) -> Result<Vec<TxTransfers>, QueryError> {
+        let mut txs = Vec::new();
+        for row in self.store.scan::<EthBlockTxs>(&height.encode(), None, Direction::Forward)? {
+            let ((_, pos), (hash, from_id, success)) = row?;
+            txs.push(self.tx_view(B256::from(hash), (height, pos), from_id, success)?);
+        }
+        Ok(txs)
     }
 
     /// The block-level transfers of block `height` (withdrawals, rewards).
