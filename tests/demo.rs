@@ -149,4 +149,7 @@ fn demo_reports_name_every_offramp_of_both_chains_with_the_agreed_amounts() {
     // The data directory is a normal one afterwards.
     let status: Value = serde_json::from_str(&common::run_ok(&data, &["status", "--json"])).unwrap();
     assert_eq!(status["btc"]["clustered_height"], 130 - 6, "{status}");
+    // A second demo refuses to mix its case into it.
+    let err = common::run_err(&data, &["demo"]);
+    assert!(err.contains("new or empty directory"), "{err}");
 }

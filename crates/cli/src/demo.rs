@@ -57,8 +57,8 @@ and index Ethereum, import the case's tag lists, trace from every wallet tagged 
 summary table: per model what reached each off-ramp, what the mixer got, what is still held
 and what can be frozen now.
 
-Files, under the data directory (a new temporary directory unless --data-dir is given; it
-is kept, and every other command works on it afterwards):
+Files, under the data directory (a new temporary directory unless --data-dir names a new or
+empty one; it is kept, and every other command works on it afterwards):
   demo-input/btc/   the Bitcoin block files, case.json (ground truth), tags.jsonl
   demo-input/eth/   case.json (ground truth), tags.jsonl
   reports/          each trace as JSON, CSV, DOT, GraphML and HTML
@@ -86,9 +86,13 @@ struct Traced {
 /// Runs the demo.
 pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    let anvil = chainsleuth_scenario::anvil_path()?;
     let data_dir = if ctx.data_dir_given {
-        std::fs::create_dir_all(&ctx.data_dir).with_context(|| format!("creating {}", ctx.data_dir.display()))?;
-        ctx.data_dir.clone()
+        let dir = &ctx.data_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let used = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.next().is_some();
+        anyhow::ensure!(!used, "--data-dir {}: the demo builds its case in a new or empty directory", dir.display());
+        dir.clone()
     } else {
         let temp =
             tempfile::Builder::new().prefix("chainsleuth-demo-").tempdir().context("creating a temporary directory")?;
@@ -100,7 +104,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
 
     let btc = index_btc(&data_dir, &input.join("btc"), args.seed)?;
     stage(1, &btc);
-    let (eth_case, eth) = index_eth(&data_dir, &input.join("eth"), args.seed)?;
+    let (eth_case, eth) = index_eth(&data_dir, &input.join("eth"), &anvil, args.seed)?;
     stage(2, &eth);
     let tags = import_tags(&data_dir, &input)?;
     stage(3, &tags);
@@ -175,11 +179,10 @@ fn index_btc(data_dir: &Path, input: &Path, seed: u64) -> anyhow::Result<String>
 
 /// Starts anvil, plays the crackdown case on it, writes its truth and tags
 /// into `input`, indexes the chain and stops the node.
-fn index_eth(data_dir: &Path, input: &Path, seed: u64) -> anyhow::Result<(EthCase, String)> {
+fn index_eth(data_dir: &Path, input: &Path, anvil: &Path, seed: u64) -> anyhow::Result<(EthCase, String)> {
     std::fs::create_dir_all(input).with_context(|| format!("creating {}", input.display()))?;
-    let anvil = chainsleuth_scenario::anvil_path()?;
     let case = crate::runtime()?.block_on(async {
-        let node = Node::start(&anvil).await?;
+        let node = Node::start(anvil).await?;
         let case = chainsleuth_scenario::play(&node, &CrackdownConfig { seed, ..CrackdownConfig::default() })
             .await
             .context("playing the Ethereum case on anvil")?;
