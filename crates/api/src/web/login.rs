@@ -1,10 +1,16 @@
 //! Signing in with an API token: the form at `/login` and `/logout`.
 
-use axum::extract::Query;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout;
+use crate::session;
+use crate::ApiState;
 
 /// Query parameters of the login form.
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +52,34 @@ fn login_page(next: &str, error: Option<&str>) -> Markup {
 /// `GET /login?next=`.
 pub(super) async fn form(Query(params): Query<LoginParams>) -> Markup {
     login_page(&params.next, None)
+}
+
+/// The login form's fields.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /login`: a session cookie and a redirect to `next` for a live
+/// token; the form again, with why, for anything else.
+pub(super) async fn submit(State(state): State<ApiState>, form: Result<Form<LoginForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(form)| form).unwrap_or_default();
+    match session::login(&state, &form.token) {
+        Ok(logged_in) => ([(SET_COOKIE, logged_in.set_cookie)], Redirect::to(after_login(&form.next))).into_response(),
+        Err(err) => {
+            let why = "token: that is not a token of this server, or it has been revoked";
+            (err.status, login_page(&form.next, Some(why))).into_response()
+        }
+    }
+}
+
+/// `POST /logout` (or `GET`): ends the session and clears its cookie.
+pub(super) async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let clear = session::logout(&state, &headers);
+    ([(SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
 
 #[cfg(test)]

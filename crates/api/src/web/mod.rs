@@ -112,5 +112,9 @@ pub(crate) fn router(state: ApiState) -> Router<ApiState> {
         .route("/trace", get(trace::form))
         .route_layer(from_fn_with_state(state, crate::auth::require_token))
         .route_layer(from_fn(to_login));
-    Router::new().route("/login", get(login::form)).route("/assets/style.css", get(style)).merge(pages)
+    Router::new()
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", get(login::logout).post(login::logout))
+        .route("/assets/style.css", get(style))
+        .merge(pages)
 }
