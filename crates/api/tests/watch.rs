@@ -6,6 +6,8 @@
 //! once with a valid signature after a retry; a watcher restart must not
 //! repeat alerts or deliveries and must resume a delivery left pending; an
 //! unwound block's alerts must be retracted, with a retraction delivered.
+//! On Ethereum (anvil, indexed by the eth crate's test helpers), transfers
+//! into and out of a watched account must add up to the node's balance change.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -165,18 +167,28 @@ impl Service {
         }
     }
 
-    /// The last height scanned on Bitcoin.
-    async fn scanned(&self) -> Option<u64> {
+    /// The last height scanned on chain `chain` (0 Bitcoin, 1 Ethereum).
+    async fn scanned_on(&self, chain: usize) -> Option<u64> {
         let watch = self.state.watch.clone();
         let positions = tokio::task::spawn_blocking(move || watch.positions().unwrap()).await.unwrap();
-        positions[0].height
+        positions[chain].height
+    }
+
+    /// The last height scanned on Bitcoin.
+    async fn scanned(&self) -> Option<u64> {
+        self.scanned_on(0).await
     }
 
     /// Waits until Bitcoin is scanned to `height` and no delivery is pending.
     async fn settled(&self, height: u64) -> Vec<Value> {
+        self.settled_on(0, height).await
+    }
+
+    /// Waits until chain `chain` is scanned to `height` and no delivery is pending.
+    async fn settled_on(&self, chain: usize, height: u64) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if self.scanned().await == Some(height) {
+            if self.scanned_on(chain).await == Some(height) {
                 let alerts = self.alerts().await;
                 let pending =
                     alerts.iter().flat_map(|a| a["deliveries"].as_array().unwrap()).any(|d| d["state"] == "pending");
@@ -436,5 +448,92 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     let counters = service.state.watch.counters();
     assert!(counters.alerts.load(Ordering::Relaxed) >= removed.len() as u64);
     assert!(counters.deliveries_ok.load(Ordering::Relaxed) > 0);
+    service.stop().await;
+}
+
+#[path = "../../eth/tests/common/mod.rs"]
+mod eth;
+
+/// The same on Ethereum, against anvil: plain transfers into and out of a
+/// watched account give one alert each (the outgoing one with its fee), the
+/// amounts add up to the node's own balance change, each delivered signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ethereum_transfers_alert_once_each_with_fees() {
+    use alloy::primitives::{B256, U256};
+    use chainsleuth_eth::TraceMode;
+
+    let node = eth::Anvil::start(4).await;
+    let accounts = node.accounts().await;
+    let watched = accounts[1];
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::default();
+    let hook = format!("http://{}/hook", receiver.start().await);
+    let service = Service::start(dir.path()).await;
+    let lower = format!("{watched:#x}");
+    let (status, created) = service
+        .call(
+            reqwest::Method::POST,
+            "/v1/watchlist",
+            ADMIN,
+            Some(json!({ "chain": "eth", "address": lower, "webhook": { "url": hook } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["address"], watched.to_checksum(None), "stored checksummed");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while service.state.watch.positions().unwrap()[1].start != Some(0) {
+        assert!(Instant::now() < deadline, "the watcher never looked for an eth store");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let before: U256 = node.call("eth_getBalance", json!([watched, "latest"])).await;
+    let sends = [(accounts[0], watched, 1_000_000_007u64), (accounts[2], watched, 3), (watched, accounts[3], 500)];
+    let mut expected: BTreeMap<(String, &str), U256> = BTreeMap::new();
+    for (from, to, value) in sends {
+        let hash: B256 =
+            node.call("eth_sendTransaction", json!([{ "from": from, "to": to, "value": U256::from(value) }])).await;
+        let mut receipt = Value::Null;
+        for _ in 0..200 {
+            receipt = node.call("eth_getTransactionReceipt", json!([hash])).await;
+            if !receipt.is_null() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let quantity =
+            |field: &str| U256::from_str_radix(receipt[field].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let tx = format!("{hash:#x}");
+        if to == watched {
+            expected.insert((tx, "in"), U256::from(value));
+        } else {
+            expected.insert((tx, "out"), U256::from(value) + quantity("gasUsed") * quantity("effectiveGasPrice"));
+        }
+    }
+    let after: U256 = node.call("eth_getBalance", json!([watched, "latest"])).await;
+    let tip = node.height().await;
+
+    let store = eth::open_store(dir.path());
+    let opts = chainsleuth_sync::SyncOptions::default();
+    eth::index(&store, eth::source_config(&node.url, TraceMode::Debug, alloy::primitives::Address::ZERO), &opts)
+        .await
+        .unwrap();
+    let alerts = service.settled_on(1, tip).await;
+    let got: BTreeMap<(String, &str), U256> = alerts
+        .iter()
+        .map(|alert| {
+            assert_eq!((alert["chain"].as_str(), alert["asset"].as_str()), (Some("eth"), Some("ETH")), "{alert}");
+            assert_eq!(alert["address"], watched.to_checksum(None));
+            let direction = if alert["direction"] == "in" { "in" } else { "out" };
+            let amount = U256::from_str_radix(alert["amount"].as_str().unwrap(), 10).unwrap();
+            ((alert["txid"].as_str().unwrap().to_owned(), direction), amount)
+        })
+        .collect();
+    assert_eq!(got.len(), alerts.len(), "one alert per transaction and direction");
+    assert_eq!(got, expected);
+    let received: U256 = got.iter().filter(|((_, d), _)| *d == "in").map(|(_, a)| *a).sum();
+    let sent: U256 = got.iter().filter(|((_, d), _)| *d == "out").map(|(_, a)| *a).sum();
+    assert_eq!(before + received - sent, after, "the alerts account for the node's balance change");
+    check_deliveries(&alerts, &receiver, &secret);
     service.stop().await;
 }
