@@ -6,7 +6,8 @@
 //! of both chains' ground truth, under every model, with the ground
 //! truth's amount wherever all models must agree (single paths of fully
 //! tainted funds), the mixers with what was paid into them, and what is
-//! still held, freezable or already frozen.
+//! still held, freezable or already frozen. With `--serve` it then keeps
+//! the API up over the case and prints a read token that opens it.
 
 mod common;
 
@@ -152,4 +153,57 @@ fn demo_reports_name_every_offramp_of_both_chains_with_the_agreed_amounts() {
     // A second demo refuses to mix its case into it.
     let err = common::run_err(&data, &["demo"]);
     assert!(err.contains("new or empty directory"), "{err}");
+}
+
+/// A child process killed when dropped, also when the test fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads lines from `from` until one contains `marker`; returns that line.
+fn line_with(from: &mut impl std::io::BufRead, marker: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(from.read_line(&mut line).unwrap() > 0, "the demo ended before printing {marker:?}");
+        if line.contains(marker) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn demo_serve_keeps_the_api_up_over_the_case_with_a_printed_read_token() {
+    use std::io::BufReader;
+    use std::process::Stdio;
+
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let child = common::chainsleuth()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let token = line_with(&mut stdout, "Read token (shown once): ");
+    let token = token.trim().rsplit(' ').next().unwrap().to_owned();
+    let listening = line_with(&mut stderr, "listening on http://");
+    let addr = listening.trim().rsplit("http://").next().unwrap();
+
+    let (status, body) = common::http_get(addr, "/v1/status", &token);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["btc"]["tip_height"], 130, "{body}");
+    assert!(body["eth"]["tip"]["height"].as_u64().unwrap() > 0, "{body}");
+    let (status, _) = common::http_get(addr, "/v1/status", "cs_not-the-token-at-all-0000000000000000000");
+    assert_eq!(status, 401, "only the printed token opens it");
 }

@@ -13,11 +13,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use bitcoin::Network;
+use chainsleuth_api::tokens::TokenFile;
+use chainsleuth_api::Role;
 use chainsleuth_btc::index::{BtcIndexer, ClusterOptions};
 use chainsleuth_btc::sim::{simulate_to_dir, Scenario, SimConfig};
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
@@ -30,6 +33,7 @@ use chainsleuth_trace::{format_units, Amount, Budget, Report};
 use clap::Args;
 
 use crate::eth_cmd::IndexEthArgs;
+use crate::serve_cmd::ServeArgs;
 use crate::Context;
 
 /// Blocks of the Bitcoin chain: the laundering case needs 109, and
@@ -63,6 +67,9 @@ empty one; it is kept, and every other command works on it afterwards):
   demo-input/eth/   case.json (ground truth), tags.jsonl
   reports/          each trace as JSON, CSV, DOT, GraphML and HTML
 
+With --serve it then creates a read token, prints it, and serves the API and the web view
+over the case (as `chainsleuth serve`) until Ctrl-C or SIGTERM.
+
 Needs anvil: $ANVIL_BIN, .tools/anvil/bin/anvil (scripts/install-test-deps.sh --demo) or PATH.";
 
 /// Arguments of `chainsleuth demo`.
@@ -72,6 +79,13 @@ pub struct DemoArgs {
     /// Seed of both chains (the same seed gives the same case).
     #[arg(long, value_name = "S", default_value_t = 7)]
     pub seed: u64,
+    /// Then keep the API and the web view up over the case (until Ctrl-C or
+    /// SIGTERM), with a new read token printed.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where --serve listens [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT", requires = "serve")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// One trace of the demo and its report.
@@ -84,7 +98,7 @@ struct Traced {
 }
 
 /// Runs the demo.
-pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
+pub fn run(ctx: Context, args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let anvil = chainsleuth_scenario::anvil_path()?;
     let data_dir = if ctx.data_dir_given {
@@ -153,7 +167,17 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
         data_dir.display()
     )?;
     writeln!(out, "Done in {:.1} s.", started.elapsed().as_secs_f64())?;
-    Ok(())
+    if !args.serve {
+        return Ok(());
+    }
+    let secret = TokenFile::in_dir(&data_dir).create("demo-read", Role::Read).context("creating a read token")?;
+    writeln!(
+        out,
+        "\nServing the case: the API under /v1 and the web view at / (log in with the token).\nRead token (shown once): {secret}"
+    )?;
+    drop(out);
+    let serve = Context { data_dir, data_dir_given: true, config: ctx.config };
+    crate::serve_cmd::run(&serve, ServeArgs { listen: args.listen })
 }
 
 /// Builds the laundering chain into `input` and indexes it, clustering

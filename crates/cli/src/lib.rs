@@ -205,7 +205,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve_cmd::run(&ctx, args),
         Command::Tokens(cmd) => tokens_cmd::run(&ctx.data_dir, cmd),
         Command::Audit(args) => audit_cmd::run(&ctx.data_dir, args),
-        Command::Demo(args) => demo::run(&ctx, args),
+        Command::Demo(args) => demo::run(ctx, args),
     }
 }
 
