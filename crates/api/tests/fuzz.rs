@@ -13,7 +13,8 @@ mod common;
 
 use std::time::Duration;
 
-use chainsleuth_api::{ApiState, Role, Token};
+use chainsleuth_api::tokens::TokenFile;
+use chainsleuth_api::{ApiState, Limits, Role, Settings, Token};
 use common::{encode, import_tags, index_chain, operations, Operation, Server};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -150,30 +151,62 @@ fn check(what: &str, answer: Option<common::Answer>) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// Sends `method path` with a `Content-Length` past the server's body limit
+/// and no body, and reads the answer (`None` when none comes in time).
+async fn oversized(base: &str, method: &str, path: &str) -> Option<common::Answer> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ADMIN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        (16 << 20) + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.ok()?.ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse::<u16>().ok()?;
+    let content_type = head
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
+        .unwrap_or_default();
+    Some(common::Answer {
+        status: reqwest::StatusCode::from_u16(status).ok()?,
+        content_type,
+        body: body.as_bytes().to_vec(),
+    })
+}
+
 #[test]
 fn random_requests_to_every_operation_get_a_json_4xx_or_success_never_a_5xx() {
     let dir = tempfile::tempdir().unwrap();
-    let chain = index_chain(dir.path(), 30, 5);
+    let chain = index_chain(dir.path(), 110, 5);
     let (busiest, _) = chain.truth.addresses.iter().max_by_key(|(_, t)| t.tx_count).unwrap();
     import_tags(dir.path(), "fuzz-list", "exchange", "Fuzz Exchange", &[busiest]);
     let txid = chain.blocks[10].txdata[0].compute_txid().to_string();
     let known = vec![busiest.clone(), txid, "1".into(), "Fuzz Exchange".into(), "fuzz-list".into()];
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let state = ApiState::new(dir.path(), vec![Token::new(Role::Admin, ADMIN).unwrap()]);
+    // The rate limit is off: the test is about what each route answers.
+    TokenFile::in_dir(dir.path()).add(&Token::new(Role::Admin, ADMIN).unwrap()).unwrap();
+    let settings = Settings { limits: Limits { rate_per_second: 0.0, ..Limits::default() }, ..Settings::default() };
+    let state = ApiState::open(dir.path(), settings).unwrap();
     let server = runtime.block_on(Server::start(state));
     let doc = serde_json::to_value(chainsleuth_api::openapi()).unwrap();
     let config =
         Config { cases: CASES_PER_OPERATION, max_shrink_iters: 64, failure_persistence: None, ..Config::default() };
     let sent = std::cell::Cell::new(0u32);
-    for operation in operations(&doc) {
+    for (index, operation) in operations(&doc).into_iter().enumerate() {
         let method = operation.http_method();
         let inputs = (
             proptest::collection::vec(text(known.clone()), operation.params("path").len()),
             query(operation.params("query"), known.clone()),
             body(body_fields(&doc, &operation), known.clone()),
         );
-        let mut runner = TestRunner::new_with_rng(config.clone(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let seed: [u8; 32] = std::array::from_fn(|i| (index * 31 + i) as u8);
+        let mut runner = TestRunner::new_with_rng(config.clone(), TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
         let result = runner.run(&inputs, |(values, query, body)| {
             let mut values = values.iter();
             let path = operation.fill(|_| encode(values.next().map_or("", String::as_str)));
@@ -189,15 +222,32 @@ fn random_requests_to_every_operation_get_a_json_4xx_or_success_never_a_5xx() {
     }
     assert!(sent.get() >= CASES_PER_OPERATION * 8, "only {} requests were sent", sent.get());
 
-    // A body past the server's limit, to every operation that takes one.
-    let oversized = vec![b'{'; (16 << 20) + 1];
+    // A body past the server's limit, to every operation that takes one:
+    // announced by Content-Length, so the server refuses it before reading.
     for operation in operations(&doc).iter().filter(|op| op.spec.get("requestBody").is_some()) {
         let path = operation.fill(|_| "1".into());
-        let what = format!("{} {path} with a 16 MiB body", operation.method);
-        let method = operation.http_method();
-        let send = server.send(&method, &path, ADMIN, Some(&oversized));
-        let answer = runtime.block_on(async { tokio::time::timeout(TIMEOUT, send).await.ok() });
+        let what = format!("{} {path} announcing a 16 MiB body", operation.method);
+        let answer = runtime.block_on(oversized(&server.base, &operation.method.to_uppercase(), &path));
         check(&what, answer).unwrap_or_else(|err| panic!("{err}"));
     }
     runtime.block_on(server.stop());
+}
+
+#[test]
+fn the_check_refuses_server_errors_bare_errors_and_silence() {
+    let answer = |status: u16, content_type: &str, body: &str| {
+        Some(common::Answer {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            content_type: content_type.into(),
+            body: body.as_bytes().to_vec(),
+        })
+    };
+    let json = "application/json";
+    assert!(check("ok", answer(200, "text/plain", "fine")).is_ok());
+    assert!(check("named", answer(400, json, r#"{"code":"invalid_limit","message":"limit: too big"}"#)).is_ok());
+    assert!(check("5xx", answer(500, json, r#"{"code":"internal","message":"x: failed"}"#)).is_err());
+    assert!(check("text", answer(404, "text/plain", "not found")).is_err());
+    assert!(check("no code", answer(400, json, r#"{"message":"limit: too big"}"#)).is_err());
+    assert!(check("no field", answer(400, json, r#"{"code":"bad","message":"too big"}"#)).is_err());
+    assert!(check("silence", None).is_err());
 }

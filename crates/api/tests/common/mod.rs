@@ -120,6 +120,19 @@ pub fn index_blocks(indexer: &mut BtcIndexer, chain: &SimChain, from: usize, to:
     }
 }
 
+/// How many outputs of blocks `from..to` of `chain` pay each (regtest) address.
+pub fn payees(chain: &SimChain, from: usize, to: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for block in chain.blocks.iter().take(to).skip(from) {
+        for output in block.txdata.iter().flat_map(|tx| &tx.output) {
+            if let Ok(address) = bitcoin::Address::from_script(&output.script_pubkey, Network::Regtest) {
+                *out.entry(address.to_string()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Indexes the whole of a simulated chain of `blocks` blocks into `dir`.
 pub fn index_chain(dir: &Path, blocks: u32, seed: u64) -> SimChain {
     let chain = sim_chain(blocks, seed);
