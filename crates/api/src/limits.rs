@@ -245,4 +245,26 @@ mod tests {
             off.admit("a").unwrap();
         }
     }
+
+    #[tokio::test]
+    async fn a_slow_request_is_answered_503_in_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits { request_timeout: Duration::from_millis(200), ..Limits::default() };
+        let state = ApiState::open(dir.path(), crate::Settings { limits, ..crate::Settings::default() }).unwrap();
+        let app = axum::Router::new()
+            .route("/slow", axum::routing::get(|| tokio::time::sleep(Duration::from_secs(5))))
+            .route("/quick", axum::routing::get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(state, timeout));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let started = Instant::now();
+        let slow = reqwest::get(format!("{base}/slow")).await.unwrap();
+        assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let body: serde_json::Value = slow.json().await.unwrap();
+        assert_eq!(body["code"], "timeout");
+        assert_eq!(body["message"], "request: not answered within 0.2 s");
+        assert_eq!(reqwest::get(format!("{base}/quick")).await.unwrap().status(), StatusCode::OK);
+    }
 }
