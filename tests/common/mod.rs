@@ -52,6 +52,28 @@ pub fn chain_on_disk(dir: &Path, blocks: u32, txs_per_block: u32, seed: u64, xor
     chain
 }
 
+/// Appends `blocks` to the last block file of the blocks directory that
+/// [`write_blocks_dir`] wrote under `dir` (regtest magic, no XOR), as a
+/// node does when new blocks arrive.
+pub fn append_blocks(dir: &Path, blocks: &[bitcoin::Block]) {
+    use std::io::Write as _;
+    let blocks_dir = dir.join("blocks");
+    let last = std::fs::read_dir(&blocks_dir)
+        .expect("the blocks directory exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("blk")))
+        .max()
+        .expect("a block file");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&last).expect("opening the last block file");
+    for block in blocks {
+        let bytes = bitcoin::consensus::serialize(block);
+        let mut record = bitcoin::Network::Regtest.magic().to_bytes().to_vec();
+        record.extend_from_slice(&u32::try_from(bytes.len()).expect("a block under 4 GB").to_le_bytes());
+        record.extend_from_slice(&bytes);
+        file.write_all(&record).expect("appending a block");
+    }
+}
+
 /// A running `chainsleuth serve` and the address it listens on; killed on
 /// drop if still running. Its stderr is collected in `log`.
 pub struct Served {
@@ -113,6 +135,50 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection, enough for the API's answers (each
+/// has a Content-Length).
+pub struct Http {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    host: String,
+}
+
+impl Http {
+    /// Connects to `addr` (host:port).
+    pub async fn connect(addr: &str) -> Http {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connecting to the server");
+        stream.set_nodelay(true).expect("setting TCP_NODELAY");
+        Http { stream: tokio::io::BufReader::new(stream), host: addr.to_owned() }
+    }
+
+    /// `GET path` with an optional bearer token: the status and the body.
+    pub async fn get(&mut self, path: &str, token: Option<&str>) -> (u16, String) {
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}\r\n", self.host);
+        self.stream.get_mut().write_all(request.as_bytes()).await.expect("sending a request");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.expect("reading the status line");
+        let status = line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("reading a header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("a numeric Content-Length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.expect("reading the body");
+        (status, String::from_utf8(body).expect("a UTF-8 body"))
     }
 }
 

@@ -112,7 +112,7 @@ struct HttpKey {
 #[derive(Debug)]
 pub struct Metrics {
     /// The role `/metrics` needs; `None`: no token.
-    auth: Option<Role>,
+    auth: Mutex<Option<Role>>,
     http: Mutex<HashMap<HttpKey, Arc<Histogram>>>,
     tag_imports: Mutex<BTreeMap<(String, &'static str), u64>>,
     trace_jobs: Mutex<BTreeMap<&'static str, u64>>,
@@ -136,7 +136,7 @@ impl Metrics {
     /// no token).
     pub fn new(auth: Option<Role>) -> Metrics {
         Metrics {
-            auth,
+            auth: Mutex::new(auth),
             http: Mutex::default(),
             tag_imports: Mutex::default(),
             trace_jobs: Mutex::default(),
@@ -144,6 +144,16 @@ impl Metrics {
             alert_deliveries: Mutex::default(),
             started: Instant::now(),
         }
+    }
+
+    /// Sets the role `/metrics` needs (`None`: no token), for the routers
+    /// built after the call.
+    pub fn set_auth(&self, auth: Option<Role>) {
+        *lock(&self.auth) = auth;
+    }
+
+    fn auth(&self) -> Option<Role> {
+        *lock(&self.auth)
     }
 
     /// Counts one import of tag source `source`: `outcome` is `imported`,
@@ -267,12 +277,20 @@ impl Metrics {
         let mut reused = Vec::new();
         crate::stores::stats(&state.data_dir, |store, stats| {
             stats.opens.write(&mut out, name, &format!("store=\"{store}\""));
-            reused.push((store, stats.reused.load(Ordering::Relaxed)));
+            reused.push((store, stats.reused.load(Ordering::Relaxed), stats.stale.load(Ordering::Relaxed)));
         });
         let name = "chainsleuth_store_handle_reused_total";
         let _ =
             writeln!(out, "# HELP {name} Requests served by a kept read-only handle, by store.\n# TYPE {name} counter");
-        for (store, n) in reused {
+        for (store, n, _) in &reused {
+            let _ = writeln!(out, "{name}{{store=\"{store}\"}} {n}");
+        }
+        let name = "chainsleuth_store_handle_stale_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests served by the kept handle while a fresher one was opening, by store.\n# TYPE {name} counter"
+        );
+        for (store, _, n) in &reused {
             let _ = writeln!(out, "{name}{{store=\"{store}\"}} {n}");
         }
 
@@ -314,7 +332,7 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
 
 /// Lets a request through when its caller has the role `/metrics` needs.
 async fn require_metrics_role(State(state): State<ApiState>, caller: Caller, request: Request, next: Next) -> Response {
-    match state.metrics.auth.map(|role| caller.require(role)) {
+    match state.metrics.auth().map(|role| caller.require(role)) {
         Some(Err(denied)) => denied.into_response(),
         _ => next.run(request).await,
     }
@@ -323,7 +341,7 @@ async fn require_metrics_role(State(state): State<ApiState>, caller: Caller, req
 /// The `/metrics` route, behind a token unless `[serve] metrics_auth` is `none`.
 pub(crate) fn router(state: &ApiState) -> Router<ApiState> {
     let route = Router::new().route("/metrics", get(metrics));
-    if state.metrics.auth.is_none() {
+    if state.metrics.auth().is_none() {
         return route;
     }
     route

@@ -121,9 +121,11 @@ pub async fn healthz() -> Json<Value> {
 
 /// `GET /v1/status`.
 #[utoipa::path(get, path = "/v1/status", tag = "index",
-    responses((status = 200, description = "Tips and counts of every store", body = serde_json::Value)))]
+    responses((status = 200, description = "Tips and counts of every store; in `chainsleuth serve`, `workers`: \
+each chain worker's indexed tip, node tip, lag, blocks/s and last error", body = serde_json::Value)))]
 pub async fn status(State(state): State<ApiState>) -> Result<Json<crate::Status>, ApiError> {
-    blocking(move || crate::status(&state.data_dir)).await.map(Json)
+    let workers = state.workers.snapshot();
+    blocking(move || Ok(crate::Status { workers, ..crate::status(&state.data_dir)? })).await.map(Json)
 }
 
 /// The limit, cursor and asset of an address or history page, checked.

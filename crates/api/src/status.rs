@@ -20,6 +20,10 @@ pub struct Status {
     pub eth: Option<chainsleuth_eth::Status>,
     /// The tag sources with their versions and last fetches.
     pub tag_sources: Option<Vec<SourceInfo>>,
+    /// The chain workers of a `chainsleuth serve` process: indexed tip,
+    /// node tip, lag, blocks/s, last error (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<crate::WorkerView>,
 }
 
 /// Reads the status of every store under `data_dir`, each opened read-only.
@@ -39,5 +43,5 @@ pub fn status(data_dir: &Path) -> Result<Status, ApiError> {
     };
     let tags_path = TagStore::path_in(data_dir);
     let tag_sources = if tags_path.exists() { Some(crate::stores::open_tags(data_dir)?.sources()?) } else { None };
-    Ok(Status { data_dir: data_dir.to_owned(), btc, eth, tag_sources })
+    Ok(Status { data_dir: data_dir.to_owned(), btc, eth, tag_sources, workers: Vec::new() })
 }

@@ -11,10 +11,14 @@
 //! (which every write, flush and compaction changes; a directory listing of
 //! a few microseconds), and reuses the kept handle when the stamp is the
 //! same, or when the handle was opened after the request asked; otherwise
-//! it opens a fresh handle, which the requests after it share. A read-only
-//! handle is a frozen view, so a request sees one snapshot however long it
-//! runs, and never an older one than the request before it; a replaced
-//! handle closes when the last request using it ends.
+//! it opens a fresh handle, which the requests after it share. While one
+//! request opens a chain store afresh, the others take the kept handle
+//! (no reader has seen anything newer yet), so a worker's writes never
+//! queue requests behind an open; the tag store, which the API's own
+//! imports write, makes them wait, so the request after an import sees it.
+//! A read-only handle is a frozen view, so a request sees one snapshot
+//! however long it runs, and never an older one than the requests answered
+//! before it; a replaced handle closes when the last request using it ends.
 //!
 //! [`set_caching`]`(false)` opens per request instead (for comparison).
 
@@ -70,6 +74,8 @@ pub(crate) struct OpenStats {
     pub(crate) opens: Histogram,
     /// Requests served by a kept handle.
     pub(crate) reused: AtomicU64,
+    /// Requests served by the kept handle while a fresh one was opening.
+    pub(crate) stale: AtomicU64,
 }
 
 /// The open statistics of the stores under `data_dir`, by store name.
@@ -83,13 +89,46 @@ pub(crate) fn stats(data_dir: &Path, each: impl FnMut(&'static str, &OpenStats))
 
 /// One store's kept handle.
 struct Slot<T> {
-    current: Mutex<Option<Kept<T>>>,
+    state: Mutex<SlotState<T>>,
+    /// Held by the request that opens a fresh handle.
+    opener: Mutex<()>,
+    /// Whether requests wait for a fresh handle being opened (the tag store:
+    /// the API's own imports write it, and the next request must see them)
+    /// rather than take the current one (the chain stores: a block indexed
+    /// one open earlier or later makes no difference to a reader).
+    strict: bool,
     stats: OpenStats,
+}
+
+struct SlotState<T> {
+    kept: Option<Kept<T>>,
+    /// A request is opening a fresh handle.
+    opening: bool,
+}
+
+impl<T> SlotState<T> {
+    /// The kept handle if it is at least as fresh as a request that took
+    /// `stamp` at `asked` needs.
+    fn fresh(&self, stamp: &Stamp, asked: Instant) -> Option<Arc<T>> {
+        let kept = self.kept.as_ref().filter(|kept| kept.stamp == *stamp || kept.asked >= asked)?;
+        Some(kept.handle.clone())
+    }
+}
+
+impl<T> Slot<T> {
+    fn new(strict: bool) -> Slot<T> {
+        Slot {
+            state: Mutex::new(SlotState { kept: None, opening: false }),
+            opener: Mutex::new(()),
+            strict,
+            stats: OpenStats::default(),
+        }
+    }
 }
 
 impl<T> Default for Slot<T> {
     fn default() -> Self {
-        Slot { current: Mutex::new(None), stats: OpenStats::default() }
+        Slot::new(false)
     }
 }
 
@@ -101,7 +140,8 @@ struct Kept<T> {
 }
 
 impl<T> Slot<T> {
-    /// The kept handle if the store at `path` is unchanged, else a fresh one.
+    /// The kept handle if the store at `path` is unchanged, else a fresh one
+    /// (or, unless strict, the kept one while another request opens it).
     fn get(
         &self,
         path: &Path,
@@ -113,13 +153,31 @@ impl<T> Slot<T> {
         }
         let asked = Instant::now();
         let stamp = Stamp::of(path)?;
-        let mut current = lock(&self.current);
-        if let Some(kept) = current.as_ref().filter(|kept| kept.stamp == stamp || kept.asked >= asked) {
-            stats.reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(kept.handle.clone());
+        {
+            let state = lock(&self.state);
+            if let Some(handle) = state.fresh(&stamp, asked) {
+                stats.reused.fetch_add(1, Ordering::Relaxed);
+                return Ok(handle);
+            }
+            if let Some(kept) = state.kept.as_ref().filter(|_| state.opening && !self.strict) {
+                stats.stale.fetch_add(1, Ordering::Relaxed);
+                return Ok(kept.handle.clone());
+            }
         }
-        let handle = Arc::new(timed(stats, open)?);
-        *current = Some(Kept { handle: handle.clone(), stamp, asked });
+        let _one_opener = lock(&self.opener);
+        {
+            let mut state = lock(&self.state);
+            if let Some(handle) = state.fresh(&stamp, asked) {
+                stats.reused.fetch_add(1, Ordering::Relaxed);
+                return Ok(handle);
+            }
+            state.opening = true;
+        }
+        let opened = timed(stats, open);
+        let mut state = lock(&self.state);
+        state.opening = false;
+        let handle = Arc::new(opened?);
+        state.kept = Some(Kept { handle: handle.clone(), stamp, asked });
         Ok(handle)
     }
 }
@@ -197,7 +255,7 @@ pub(crate) fn open_tags_for(data_dir: &Path, network: Network) -> Result<Arc<Tag
         return Err(ApiError::not_found("not_indexed", "tags", "no tag list has been imported"));
     }
     let dir = dir(data_dir);
-    let slot = lock(&dir.tags).entry(network).or_default().clone();
+    let slot = lock(&dir.tags).entry(network).or_insert_with(|| Arc::new(Slot::new(true))).clone();
     slot.get(&path, &dir.tags_stats, || Ok(TagStore::open_read_only(&path)?.with_network(network)))
 }
 
@@ -234,5 +292,26 @@ mod tests {
         assert_eq!(fresh.tip().unwrap(), Some(tip));
         assert_eq!(first.tip().unwrap(), None, "the older handle keeps its snapshot");
         assert_eq!(stats.opens.count(), 2);
+    }
+
+    #[test]
+    fn while_a_fresh_handle_opens_only_a_strict_slot_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let writer = Store::open(&path, &SCHEMA, OpenMode::ReadWrite).unwrap();
+        let open = || Store::open(&path, &SCHEMA, OpenMode::ReadOnly).map_err(|e| ApiError::internal("open", &e));
+        let (lenient, strict) = (Slot::<Store>::new(false), Slot::<Store>::new(true));
+        let stats = OpenStats::default();
+        let (old_lenient, old_strict) =
+            (lenient.get(&path, &stats, open).unwrap(), strict.get(&path, &stats, open).unwrap());
+        let mut batch = writer.batch();
+        batch.put::<chainsleuth_store::Meta>(&"k".to_owned(), &b"v".to_vec()).unwrap();
+        writer.write(batch).unwrap();
+        // As if another request were opening a fresh handle right now.
+        lock(&lenient.state).opening = true;
+        lock(&strict.state).opening = true;
+        assert!(Arc::ptr_eq(&old_lenient, &lenient.get(&path, &stats, open).unwrap()));
+        assert_eq!(stats.stale.load(Ordering::Relaxed), 1);
+        assert!(!Arc::ptr_eq(&old_strict, &strict.get(&path, &stats, open).unwrap()));
     }
 }

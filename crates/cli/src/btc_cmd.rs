@@ -2,7 +2,7 @@
 //! command-line input in, library calls, text or JSON out.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -14,7 +14,7 @@ use chainsleuth_btc::source::{
 };
 use chainsleuth_btc::BtcBlock;
 use chainsleuth_store::Store;
-use chainsleuth_sync::{BlockSource, SyncOptions};
+use chainsleuth_sync::{BlockSource, SyncOptions, SyncProgress, SyncReport};
 use chainsleuth_tags::TagChain;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
@@ -53,7 +53,7 @@ impl From<NetworkArg> for bitcoin::Network {
 }
 
 /// The `[btc]` section of the config file; flags override each key.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BtcConfig {
     /// The network.
@@ -82,7 +82,7 @@ pub struct BtcConfig {
 }
 
 /// Arguments of `chainsleuth index btc`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[command(group = clap::ArgGroup::new("source").args(["blocks_dir", "rest", "rpc"]))]
 pub struct IndexBtcArgs {
     /// Read Bitcoin Core's block files from DIR (its blocks/ or datadir).
@@ -224,53 +224,62 @@ fn open_source(args: &IndexBtcArgs, config: &BtcConfig, network: Network, parall
 
 /// Runs `chainsleuth index btc`.
 pub fn run_index(ctx: &Context, args: IndexBtcArgs) -> anyhow::Result<()> {
-    let config = &ctx.config.btc;
+    crate::runtime()?.block_on(async {
+        let (progress, watch) = tokio::sync::watch::channel(Default::default());
+        let reporter = tokio::spawn(crate::progress::report("btc", watch));
+        let result = index(&ctx.data_dir, &args, &ctx.config.btc, crate::shutdown_on_signals(), progress).await;
+        reporter.await.ok();
+        match result?.indexed {
+            Some(tip) => tracing::info!(height = %tip.height, hash = %tip.hash.to_reversed_hex(), "stopped at block"),
+            None => tracing::info!("the source has no blocks yet"),
+        }
+        Ok(())
+    })
+}
+
+/// Indexes Bitcoin into `data_dir` from the source of `args` (or of the
+/// `[btc]` section) until caught up, or with `--follow` until `shutdown`
+/// turns true; publishes progress after every block.
+///
+/// # Errors
+/// No or a bad source, the store cannot be opened (another writer holds
+/// it), or the sync fails (the store stays at its last whole block).
+pub(crate) async fn index(
+    data_dir: &Path,
+    args: &IndexBtcArgs,
+    config: &BtcConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    progress: tokio::sync::watch::Sender<SyncProgress>,
+) -> anyhow::Result<SyncReport> {
     let network: Network = args.network.or(config.network).unwrap_or_default().into();
     let sync_args = args.sync.clone().or_config(config.poll_interval, config.undo_depth, config.fetch_concurrency);
     let opts = sync_args.options();
-    let fetch_concurrency = opts.fetch_concurrency;
-    let runtime = crate::runtime()?;
-    runtime.block_on(async {
-        let source = open_source(&args, config, network, fetch_concurrency)?;
-        let clustering = ClusterOptions {
-            depth: args.cluster_depth.unwrap_or(index::DEFAULT_CLUSTER_DEPTH),
-            ..ClusterOptions::default()
-        };
-        let indexer = BtcIndexer::open(&ctx.data_dir, network)
-            .with_context(|| format!("opening the Bitcoin store in {}", ctx.data_dir.display()))?
-            .with_clustering(clustering);
-        match source {
-            Source::BlkDir(source) => sync(&source, indexer, &opts).await,
-            Source::Rest(source) => sync(&source, indexer, &opts).await,
-            Source::Rpc(source) => sync(source.as_ref(), indexer, &opts).await,
-        }
-    })
+    let source = open_source(args, config, network, opts.fetch_concurrency)?;
+    let clustering = ClusterOptions {
+        depth: args.cluster_depth.unwrap_or(index::DEFAULT_CLUSTER_DEPTH),
+        ..ClusterOptions::default()
+    };
+    let indexer = BtcIndexer::open(data_dir, network)
+        .with_context(|| format!("opening the Bitcoin store in {}", data_dir.display()))?
+        .with_clustering(clustering);
+    match source {
+        Source::BlkDir(source) => sync(&source, indexer, &opts, shutdown, progress).await,
+        Source::Rest(source) => sync(&source, indexer, &opts, shutdown, progress).await,
+        Source::Rpc(source) => sync(source.as_ref(), indexer, &opts, shutdown, progress).await,
+    }
 }
 
 async fn sync<S: BlockSource<Block = BtcBlock>>(
     source: &S,
     indexer: BtcIndexer,
     opts: &SyncOptions,
-) -> anyhow::Result<()> {
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    progress: tokio::sync::watch::Sender<SyncProgress>,
+) -> anyhow::Result<SyncReport> {
     tracing::info!(source = %source.describe(), follow = opts.follow, "indexing bitcoin");
-    let shutdown = crate::shutdown_on_signals();
-    let (progress, watch) = tokio::sync::watch::channel(Default::default());
-    let reporter = tokio::spawn(crate::progress::report("btc", watch));
-    let result = chainsleuth_sync::run(source, indexer, opts, shutdown, progress).await;
-    reporter.await.ok();
-    let report = result.context("indexing bitcoin")?;
-    match report.indexed {
-        Some(tip) => tracing::info!(
-            height = %tip.height,
-            hash = %tip.hash.to_reversed_hex(),
-            blocks = report.blocks,
-            txs = report.txs,
-            unwound = report.unwound,
-            "stopped at block"
-        ),
-        None => tracing::info!("the source has no blocks yet"),
-    }
-    Ok(())
+    let report = chainsleuth_sync::run(source, indexer, opts, shutdown, progress).await.context("indexing bitcoin")?;
+    tracing::info!(blocks = report.blocks, txs = report.txs, unwound = report.unwound, "bitcoin sync run ended");
+    Ok(report)
 }
 
 /// Opens the Bitcoin store read-only and finds its network (or `given`).

@@ -50,6 +50,26 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The `[tags]` section as the tags crate reads it (empty when absent).
+    ///
+    /// # Errors
+    /// A source or setting of the section that does not check out.
+    pub fn tags_config(&self) -> anyhow::Result<chainsleuth_tags::TagsConfig> {
+        tags_section(&self.tags)
+    }
+}
+
+/// A `[tags]` table as the tags crate reads it.
+///
+/// # Errors
+/// A source or setting of the section that does not check out.
+pub fn tags_section(table: &toml::Table) -> anyhow::Result<chainsleuth_tags::TagsConfig> {
+    let mut wrapper = toml::Table::new();
+    wrapper.insert("tags".to_owned(), toml::Value::Table(table.clone()));
+    chainsleuth_tags::TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")
+}
+
 /// Parses a duration such as `10s`, `500ms` or `6h` (for clap and serde).
 ///
 /// # Errors

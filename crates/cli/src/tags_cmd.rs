@@ -422,11 +422,7 @@ fn run_diff(path: &Path, args: DiffArgs) -> anyhow::Result<()> {
 fn run_sync(path: &Path, config_tags: Option<&toml::Table>, args: SyncArgs) -> anyhow::Result<()> {
     let config = match (&args.sources, config_tags) {
         (Some(file), _) => TagsConfig::load(file).with_context(|| format!("reading {}", file.display()))?,
-        (None, Some(table)) => {
-            let mut wrapper = toml::Table::new();
-            wrapper.insert("tags".to_owned(), toml::Value::Table(table.clone()));
-            TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")?
-        }
+        (None, Some(table)) => crate::config::tags_section(table)?,
         (None, None) => anyhow::bail!("no sources: give --sources FILE or --config with [[tags.source]] entries"),
     };
     let store = open_write(path)?.with_network(config.network()?);
