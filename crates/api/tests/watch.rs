@@ -234,10 +234,10 @@ async fn history(service: &Service, address: &str) -> BTreeMap<String, (u64, u64
 
 /// The live alerts, folded the same way as [`history`]; each (txid,
 /// direction) at most once.
-fn live(alerts: &[Value]) -> BTreeMap<String, (u64, u64, u64)> {
+fn live(alerts: &[Value], address: &str) -> BTreeMap<String, (u64, u64, u64)> {
     let mut out: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    for alert in alerts.iter().filter(|a| a["retracted"] == false) {
+    for alert in alerts.iter().filter(|a| a["retracted"] == false && a["address"] == address) {
         let txid = alert["txid"].as_str().unwrap().to_owned();
         let direction = alert["direction"].as_str().unwrap().to_owned();
         assert!(seen.insert((txid.clone(), direction.clone())), "alert twice: {alert}");
@@ -348,6 +348,10 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     let (status, _) =
         service.call(reqwest::Method::DELETE, &format!("/v1/watchlist/{}", other["id"]), ADMIN, None).await;
     assert_eq!(status, 204);
+    // The address's cluster too, named by the address (no hook).
+    let (status, cluster_item) =
+        post(json!({ "chain": "btc", "cluster": address, "note": "its cluster" }), ADMIN).await;
+    assert_eq!((status, cluster_item["cluster"].as_str()), (201, Some(address.as_str())), "{cluster_item}");
     let (status, body) = service.call(reqwest::Method::DELETE, "/v1/watchlist/999", ADMIN, None).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("unknown_watch")));
     let (status, body) = service.call(reqwest::Method::GET, "/v1/alerts?cursor=x", READER, None).await;
@@ -365,7 +369,7 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     index(&indexer, &chain, 0..=first_part).await;
     let alerts = service.settled(first_part).await;
     assert!(!alerts.is_empty(), "the address moves funds before height {first_part}");
-    assert_eq!(live(&alerts), history(&service, &address).await);
+    assert_eq!(live(&alerts, &address), history(&service, &address).await);
     check_deliveries(&alerts, &receiver, &secret);
     let before = receiver.log.lock().unwrap().len();
 
@@ -410,8 +414,19 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     index(&indexer, &chain, mid + 1..=tip).await;
     let alerts = service.settled(tip).await;
     let expected = history(&service, &address).await;
-    assert_eq!(live(&alerts), expected);
+    assert_eq!(live(&alerts, &address), expected);
     check_deliveries(&alerts, &receiver, &secret);
+    // The cluster item: every alert it matched is of a member of the
+    // address's cluster, and the address's own alerts match both items.
+    let cluster = service.get(&format!("/v1/btc/cluster/{address}?limit=10000")).await;
+    let members: std::collections::BTreeSet<&str> =
+        cluster["cluster"]["members"].as_array().unwrap().iter().map(|m| m["address"].as_str().unwrap()).collect();
+    let matched = |alert: &Value, item: &Value| alert["watch_ids"].as_array().unwrap().contains(&item["id"]);
+    let of_cluster: Vec<&Value> = alerts.iter().filter(|a| matched(a, &cluster_item)).collect();
+    assert!(of_cluster.iter().all(|a| members.contains(a["address"].as_str().unwrap())), "{cluster}");
+    let own: Vec<&Value> = alerts.iter().filter(|a| a["address"] == address.as_str()).collect();
+    assert!(own.iter().all(|a| matched(a, &cluster_item) && matched(a, &created)));
+    assert!(of_cluster.len() >= own.len());
     // Against the simulator's ground truth too.
     let totals = expected.values().fold((0, 0), |(r, s), (_, received, sent)| (r + received, s + sent));
     assert_eq!((expected.len() as u64, totals.0, totals.1), (truth.tx_count, truth.received.0, truth.sent.0));
@@ -430,11 +445,15 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     .await
     .unwrap();
     let alerts = service.settled(last - 1).await;
-    let removed: Vec<&Value> = alerts.iter().filter(|a| a["height"].as_u64().unwrap() >= last).collect();
+    let removed: Vec<&Value> =
+        alerts.iter().filter(|a| a["height"].as_u64().unwrap() >= last && a["address"] == address.as_str()).collect();
     assert!(!removed.is_empty());
     assert!(removed.iter().all(|a| a["retracted"] == true && a["retracted_at"].is_u64()), "{removed:?}");
-    assert!(alerts.iter().filter(|a| a["height"].as_u64().unwrap() < last).all(|a| a["retracted"] == false));
-    assert_eq!(live(&alerts), history(&service, &address).await);
+    for alert in &alerts {
+        let gone = alert["height"].as_u64().unwrap() >= last;
+        assert_eq!(alert["retracted"], gone, "cluster members' alerts too: {alert}");
+    }
+    assert_eq!(live(&alerts, &address), history(&service, &address).await);
     let retractions = receiver.accepted().into_iter().filter(|r| r.event == "retraction").count();
     assert_eq!(retractions, removed.len(), "one retraction per removed alert");
     check_deliveries(&alerts, &receiver, &secret);
@@ -442,8 +461,11 @@ async fn alerts_are_stored_once_delivered_signed_and_retracted_after_a_reorg() {
     // The same blocks again: new alerts, the retracted ones stay retracted.
     index(&indexer, &chain, last..=tip).await;
     let alerts = service.settled(tip).await;
-    assert_eq!(live(&alerts), expected);
-    assert_eq!(alerts.iter().filter(|a| a["retracted"] == true).count(), removed.len());
+    assert_eq!(live(&alerts, &address), expected);
+    assert_eq!(
+        alerts.iter().filter(|a| a["retracted"] == true && a["address"] == address.as_str()).count(),
+        removed.len()
+    );
     check_deliveries(&alerts, &receiver, &secret);
     let counters = service.state.watch.counters();
     assert!(counters.alerts.load(Ordering::Relaxed) >= removed.len() as u64);
