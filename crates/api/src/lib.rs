@@ -102,14 +102,15 @@ impl ApiState {
     /// The token file or the audit store cannot be opened.
     pub fn open(data_dir: impl Into<PathBuf>, settings: Settings) -> Result<ApiState, OpenError> {
         let data_dir = data_dir.into();
+        let metrics = Arc::<Metrics>::default();
         Ok(ApiState {
             tokens: Arc::new(tokens::TokenRegistry::open(&data_dir)?),
             sessions: Arc::new(session::Sessions::new(settings.sessions)),
             limits: Arc::new(limits::Limiter::new(settings.limits)),
             audit: Arc::new(audit::AuditLog::open(&data_dir)?),
-            watch: Arc::new(watch::Watch::new(&data_dir)),
+            watch: Arc::new(watch::Watch::new(&data_dir).with_metrics(metrics.clone())),
             workers: Arc::default(),
-            metrics: Arc::default(),
+            metrics,
             tag_imports: Arc::default(),
             tags_config: None,
             case: Arc::default(),

@@ -116,7 +116,7 @@ impl Service {
         // After a restart the tokens are in the data directory's token file already.
         let mut state =
             ApiState::new(dir, vec![Token::new(Role::Admin, ADMIN).unwrap(), Token::new(Role::Read, READER).unwrap()]);
-        state.watch = Arc::new(Watch::new(dir).with_options(options()));
+        state.watch = Arc::new(Watch::new(dir).with_options(options()).with_metrics(state.metrics.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();

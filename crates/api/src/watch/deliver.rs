@@ -99,11 +99,13 @@ pub(crate) async fn attempt(
             delivery.last_status = Some(status);
             delivery.last_error = None;
             watch.counters.deliveries_ok.fetch_add(1, Ordering::Relaxed);
+            watch.count_delivery("delivered");
         }
         Err((status, error, retry)) => {
             watch.counters.delivery_attempts_failed.fetch_add(1, Ordering::Relaxed);
             delivery.last_status = status;
             if retry && delivery.attempts < watch.options.max_attempts {
+                watch.count_delivery("failed");
                 let wait = backoff(&watch.options, delivery.attempts);
                 delivery.next_try_ms =
                     Some(now_ms().saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)));
@@ -112,6 +114,7 @@ pub(crate) async fn attempt(
                 delivery.state = DeliveryState::Failed;
                 delivery.next_try_ms = None;
                 watch.counters.deliveries_failed.fetch_add(1, Ordering::Relaxed);
+                watch.count_delivery("abandoned");
                 tracing::warn!(alert = key.alert, watch = key.watch, attempts = delivery.attempts, %error, "watch: webhook delivery given up");
             }
             delivery.last_error = Some(error);

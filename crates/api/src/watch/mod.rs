@@ -190,6 +190,8 @@ pub struct Watch {
     options: WatchOptions,
     store: Mutex<Option<Arc<store::WatchStore>>>,
     counters: WatchCounters,
+    /// The server's `/metrics`, bumped beside the counters when set.
+    metrics: Option<Arc<crate::Metrics>>,
     /// Woken when a pass queues deliveries.
     wake: Notify,
 }
@@ -213,6 +215,7 @@ impl Watch {
             options: WatchOptions::default(),
             store: Mutex::new(None),
             counters: WatchCounters::default(),
+            metrics: None,
             wake: Notify::new(),
         }
     }
@@ -221,6 +224,20 @@ impl Watch {
     pub fn with_options(mut self, options: WatchOptions) -> Watch {
         self.options = options;
         self
+    }
+
+    /// The same, counting alerts and deliveries in `metrics` too.
+    pub fn with_metrics(mut self, metrics: Arc<crate::Metrics>) -> Watch {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts a delivery attempt's outcome in the server's metrics:
+    /// `delivered`, `failed` (to be retried) or `abandoned`.
+    fn count_delivery(&self, outcome: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.alert_delivery(outcome);
+        }
     }
 
     /// The data directory.
@@ -297,6 +314,9 @@ async fn scan_loop(watch: Arc<Watch>, mut stop: Receiver<bool>) {
                 Ok(outcome) => {
                     let counters = &watch.counters;
                     counters.alerts.fetch_add(outcome.alerts as u64, Ordering::Relaxed);
+                    if let Some(metrics) = &watch.metrics {
+                        (0..outcome.alerts).for_each(|_| metrics.alert_stored());
+                    }
                     counters.retracted.fetch_add(outcome.retracted as u64, Ordering::Relaxed);
                     if outcome.deliveries > 0 {
                         watch.wake.notify_one();
