@@ -142,6 +142,27 @@ impl From<TagsError> for ApiError {
     }
 }
 
+impl From<chainsleuth_case::CaseError> for ApiError {
+    fn from(err: chainsleuth_case::CaseError) -> ApiError {
+        use chainsleuth_case::CaseError;
+        match err {
+            CaseError::Invalid(e) => {
+                ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_parameter", message: e.to_string() }
+            }
+            CaseError::NotFound(e) => {
+                ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: e.to_string() }
+            }
+            CaseError::NotIndexed(_) => ApiError::not_found("not_indexed", "chain", &err),
+            CaseError::Stopped(stopped) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "over_budget",
+                message: format!("max_hops: {stopped}; ask fewer hops or a shorter window"),
+            },
+            CaseError::Store { .. } => ApiError::internal("reading the stores for a trace", &err),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@
 pub mod audit;
 mod auth;
 mod error;
+mod exposure;
+pub mod jobs;
 mod limits;
 mod metrics;
 mod ready;
@@ -21,8 +23,8 @@ mod routes;
 pub mod session;
 mod status;
 mod stores;
-pub mod tokens;
 mod tags;
+pub mod tokens;
 pub mod watch;
 mod web;
 
@@ -71,6 +73,8 @@ pub struct ApiState {
     pub tags_config: Option<Arc<chainsleuth_tags::TagsConfig>>,
     /// The case settings (off-ramps, freezable tokens) of labels and traces.
     pub case: Arc<chainsleuth_case::CaseConfig>,
+    /// Trace jobs: their store, slots and budgets.
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 /// How a server is set up, beyond its data directory.
@@ -80,6 +84,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Web sessions.
     pub sessions: SessionSettings,
+    /// Trace jobs: how many run at once, their time and size budget.
+    pub jobs: jobs::JobSettings,
 }
 
 /// What can stop [`ApiState::open`].
@@ -91,6 +97,9 @@ pub enum OpenError {
     /// The audit store cannot be opened.
     #[error("opening the audit log")]
     Audit(#[from] audit::AuditError),
+    /// The trace jobs store cannot be opened.
+    #[error("opening the trace jobs")]
+    Jobs(#[from] jobs::JobsError),
 }
 
 impl ApiState {
@@ -102,18 +111,18 @@ impl ApiState {
     /// The token file or the audit store cannot be opened.
     pub fn open(data_dir: impl Into<PathBuf>, settings: Settings) -> Result<ApiState, OpenError> {
         let data_dir = data_dir.into();
-        let metrics = Arc::<Metrics>::default();
         Ok(ApiState {
             tokens: Arc::new(tokens::TokenRegistry::open(&data_dir)?),
             sessions: Arc::new(session::Sessions::new(settings.sessions)),
             limits: Arc::new(limits::Limiter::new(settings.limits)),
             audit: Arc::new(audit::AuditLog::open(&data_dir)?),
-            watch: Arc::new(watch::Watch::new(&data_dir).with_metrics(metrics.clone())),
+            watch: Arc::new(watch::Watch::new(&data_dir)),
             workers: Arc::default(),
-            metrics,
+            metrics: Arc::default(),
             tag_imports: Arc::default(),
             tags_config: None,
             case: Arc::default(),
+            jobs: Arc::new(jobs::Jobs::open(&data_dir, settings.jobs)?),
             data_dir,
         })
     }
@@ -173,7 +182,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route behind the token check, with the OpenAPI document.
 fn v1_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes()).merge(watch::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::routes())
+        .merge(tags::routes())
+        .merge(jobs::routes())
+        .merge(exposure::routes())
+        .merge(watch::routes())
 }
 
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.

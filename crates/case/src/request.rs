@@ -225,6 +225,16 @@ pub(crate) struct Checked {
 }
 
 impl TraceRequest {
+    /// Checks everything that needs no store (as [`crate::run_trace`] does
+    /// first) and returns the trace's chain: for refusing a bad request
+    /// before it is queued.
+    ///
+    /// # Errors
+    /// [`CaseError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<Chain, CaseError> {
+        self.check().map(|checked| checked.chain)
+    }
+
     /// Checks everything that needs no store: the seeds parse and share a
     /// chain, the numbers are in range, the models fit the direction.
     pub(crate) fn check(&self) -> Result<Checked, CaseError> {
