@@ -23,8 +23,8 @@ mod routes;
 pub mod session;
 mod status;
 mod stores;
-mod tags;
 pub mod tokens;
+mod tags;
 pub mod watch;
 mod web;
 
@@ -111,14 +111,15 @@ impl ApiState {
     /// The token file or the audit store cannot be opened.
     pub fn open(data_dir: impl Into<PathBuf>, settings: Settings) -> Result<ApiState, OpenError> {
         let data_dir = data_dir.into();
+        let metrics = Arc::<Metrics>::default();
         Ok(ApiState {
             tokens: Arc::new(tokens::TokenRegistry::open(&data_dir)?),
             sessions: Arc::new(session::Sessions::new(settings.sessions)),
             limits: Arc::new(limits::Limiter::new(settings.limits)),
             audit: Arc::new(audit::AuditLog::open(&data_dir)?),
-            watch: Arc::new(watch::Watch::new(&data_dir)),
+            watch: Arc::new(watch::Watch::new(&data_dir).with_metrics(metrics.clone())),
             workers: Arc::default(),
-            metrics: Arc::default(),
+            metrics,
             tag_imports: Arc::default(),
             tags_config: None,
             case: Arc::default(),
@@ -182,12 +183,10 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route behind the token check, with the OpenAPI document.
 fn v1_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::routes())
-        .merge(tags::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes())
         .merge(jobs::routes())
         .merge(exposure::routes())
-        .merge(watch::routes())
+       .merge(watch::routes())
 }
 
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.
