@@ -183,10 +183,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every route behind the token check, with the OpenAPI document.
 fn v1_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::routes()).merge(tags::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::routes())
+        .merge(tags::routes())
         .merge(jobs::routes())
         .merge(exposure::routes())
-       .merge(watch::routes())
+        .merge(watch::routes())
 }
 
 /// The OpenAPI 3 document of every route, as `/v1/openapi.json` serves it.

@@ -107,11 +107,7 @@ pub struct ServeConfig {
 /// a signal, then lets the requests in flight finish.
 pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let token_file = TokenFile::in_dir(&ctx.data_dir);
-    if token_file
-        .live()
-        .context("reading the API tokens")?
-        .is_empty()
-    {
+    if token_file.live().context("reading the API tokens")?.is_empty() {
         bail!(
             "no API tokens in {}: run `chainsleuth tokens create --role read --name NAME` first; refusing to serve without authentication",
             token_file.path().display()
@@ -132,12 +128,8 @@ fn api_settings(config: &ServeConfig) -> Settings {
         limits: Limits {
             rate_per_second: config.rate_limit.unwrap_or(defaults.limits.rate_per_second),
             rate_burst: config.rate_burst.unwrap_or(defaults.limits.rate_burst),
-            max_body_bytes: config
-                .max_body_bytes
-                .unwrap_or(defaults.limits.max_body_bytes),
-            request_timeout: config
-                .request_timeout
-                .unwrap_or(defaults.limits.request_timeout),
+            max_body_bytes: config.max_body_bytes.unwrap_or(defaults.limits.max_body_bytes),
+            request_timeout: config.request_timeout.unwrap_or(defaults.limits.request_timeout),
             cors_origins: config.cors_origins.clone(),
         },
         sessions: SessionSettings {
@@ -155,11 +147,7 @@ fn serve(ctx: &Context, mut state: ApiState, listen: SocketAddr) -> anyhow::Resu
     let grace = config.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE);
     chainsleuth_api::set_store_caching(config.cache_stores.unwrap_or(true));
     state.metrics.set_auth(config.metrics_auth.role());
-    let tags = if ctx.config.tags.is_empty() {
-        None
-    } else {
-        Some(ctx.config.tags_config()?)
-    };
+    let tags = if ctx.config.tags.is_empty() { None } else { Some(ctx.config.tags_config()?) };
     if let Some(tags) = &tags {
         state = state.with_tags_config(tags.clone());
     }
@@ -215,37 +203,23 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 /// Starts the worker of each chain whose config section names a source.
-fn start_workers(
-    ctx: &Context,
-    state: &ApiState,
-    stop: &watch::Receiver<bool>,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
+fn start_workers(ctx: &Context, state: &ApiState, stop: &watch::Receiver<bool>) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let mut tasks = Vec::new();
     let config = &ctx.config;
     let btc = &config.btc;
     if btc.blocks_dir.is_some() || btc.rest.is_some() || btc.rpc.is_some() {
-        let handle = state.workers.register(
-            "btc",
-            config.serve.btc_max_lag.unwrap_or(DEFAULT_BTC_MAX_LAG),
-        );
+        let handle = state.workers.register("btc", config.serve.btc_max_lag.unwrap_or(DEFAULT_BTC_MAX_LAG));
         let mut args = crate::btc_cmd::IndexBtcArgs::default();
         args.sync.follow = true;
         let (data_dir, btc) = (ctx.data_dir.clone(), btc.clone());
         let run = move |stop, progress| {
             let (data_dir, args, btc) = (data_dir.clone(), args.clone(), btc.clone());
-            async move {
-                crate::btc_cmd::index(&data_dir, &args, &btc, stop, progress)
-                    .await
-                    .map(drop)
-            }
+            async move { crate::btc_cmd::index(&data_dir, &args, &btc, stop, progress).await.map(drop) }
         };
         tasks.push(tokio::spawn(worker("btc", handle, stop.clone(), run)));
     }
     if config.eth.rpc.is_some() {
-        let handle = state.workers.register(
-            "eth",
-            config.serve.eth_max_lag.unwrap_or(DEFAULT_ETH_MAX_LAG),
-        );
+        let handle = state.workers.register("eth", config.serve.eth_max_lag.unwrap_or(DEFAULT_ETH_MAX_LAG));
         let mut args = crate::eth_cmd::IndexEthArgs::default().with_config(&config.eth)?;
         args.sync.follow = true;
         let data_dir = ctx.data_dir.clone();
@@ -261,12 +235,8 @@ fn start_workers(
 /// Runs one chain's worker until `stop`: each run follows the tip and
 /// reports into `handle`; a run that fails is logged, reported, and started
 /// again after a delay that doubles up to [`MAX_RESTART_DELAY`].
-async fn worker<F, Fut>(
-    chain: &'static str,
-    handle: WorkerHandle,
-    stop: watch::Receiver<bool>,
-    mut run: F,
-) where
+async fn worker<F, Fut>(chain: &'static str, handle: WorkerHandle, stop: watch::Receiver<bool>, mut run: F)
+where
     F: FnMut(watch::Receiver<bool>, watch::Sender<SyncProgress>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
@@ -277,11 +247,7 @@ async fn worker<F, Fut>(
         let forward = tokio::spawn(async move {
             while seen.changed().await.is_ok() {
                 let p = seen.borrow_and_update().clone();
-                reporter.progress(
-                    p.indexed.map(|t| t.height.get()),
-                    p.source_tip.map(|h| h.get()),
-                    p.blocks,
-                );
+                reporter.progress(p.indexed.map(|t| t.height.get()), p.source_tip.map(|h| h.get()), p.blocks);
             }
         });
         handle.started();
@@ -311,12 +277,7 @@ async fn worker<F, Fut>(
 /// Every `every`, imports the tag sources that are due, holding the tag
 /// import lock (one import at a time, uploaded or scheduled), and counts
 /// the outcomes into the metrics.
-async fn tag_schedule(
-    state: ApiState,
-    config: TagsConfig,
-    every: Duration,
-    stop: watch::Receiver<bool>,
-) {
+async fn tag_schedule(state: ApiState, config: TagsConfig, every: Duration, stop: watch::Receiver<bool>) {
     let config = Arc::new(config);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -342,19 +303,14 @@ async fn tag_schedule(
                     state.metrics.tag_import(&report.source, outcome);
                 }
             }
-            Ok(Err(err)) => {
-                tracing::error!(error = format!("{err:#}"), "scheduled tag imports failed")
-            }
+            Ok(Err(err)) => tracing::error!(error = format!("{err:#}"), "scheduled tag imports failed"),
             Err(err) => tracing::error!(error = %err, "scheduled tag imports panicked"),
         }
     }
 }
 
 /// Imports the due sources of `config` into the tag store of `data_dir`.
-fn sync_tags(
-    data_dir: &Path,
-    config: &TagsConfig,
-) -> anyhow::Result<Vec<chainsleuth_tags::SyncReport>> {
+fn sync_tags(data_dir: &Path, config: &TagsConfig) -> anyhow::Result<Vec<chainsleuth_tags::SyncReport>> {
     let path = TagStore::path_in(data_dir);
     let store = TagStore::open(&path)
         .with_context(|| format!("opening tag store at {}", path.display()))?
