@@ -167,6 +167,7 @@ fn serve(ctx: &Context, mut state: ApiState, listen: SocketAddr) -> anyhow::Resu
         if config.watcher.unwrap_or(true) {
             tasks.push(tokio::spawn(chainsleuth_api::watch::run(state.watch.clone(), stop.clone())));
         }
+        let jobs = state.jobs.clone();
         let shutdown = stopped(stop.clone());
         let mut http = tokio::spawn(chainsleuth_api::serve(listener, state, shutdown));
         eprintln!("listening on http://{local}");
@@ -183,6 +184,10 @@ fn serve(ctx: &Context, mut state: ApiState, listen: SocketAddr) -> anyhow::Resu
         match tokio::time::timeout_at(deadline, http).await {
             Ok(served) => served.context("the API server")?.context("serving the API")?,
             Err(_) => tracing::warn!("requests still in flight after {grace:?}: dropping them"),
+        }
+        // Running trace jobs are cancelled; the next start marks them failed.
+        if tokio::time::timeout_at(deadline, jobs.stop()).await.is_err() {
+            tracing::warn!("trace jobs still running after {grace:?}: dropping them");
         }
         for task in tasks {
             if tokio::time::timeout_at(deadline, task).await.is_err() {

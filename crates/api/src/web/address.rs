@@ -5,13 +5,13 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use chainsleuth_core::Sats;
+use chainsleuth_case::ExposureRequest;
 use chainsleuth_tags::TagView;
 use maud::{html, Markup};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::layout::{self, or_dash, Trail};
+use super::layout::{self, amount, btc_amount, or_dash, share, text, Trail};
 use super::WebError;
 use crate::error::ApiError;
 use crate::routes::{address_page, blocking, path_error, query_error, Chain, PageQuery};
@@ -26,33 +26,102 @@ pub(super) struct AddressParams {
     cursor: Option<String>,
     trail: Option<String>,
     asset: Option<String>,
+    /// `received` or `sent`: show the exposure of that side.
+    exposure: Option<String>,
+    /// The exposure's model [default: haircut].
+    model: Option<String>,
+    /// The exposure's hop limit [default: 3].
+    hops: Option<String>,
 }
 
-/// A JSON scalar as text: strings as they are, numbers in decimal, a dash
-/// for null or absent.
-pub(super) fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => "–".to_owned(),
-        other => other.to_string(),
+/// The exposure's hop limit when the form does not say.
+const EXPOSURE_HOPS: u32 = 3;
+
+/// The exposure the page's parameters ask for, if any: of what `address`
+/// received (or sent), the share that came from (went to) each tagged
+/// category and entity, by the same computation as `GET
+/// /v1/{chain}/exposure/{address}`.
+async fn exposure(
+    state: &ApiState,
+    chain: &str,
+    address: &str,
+    params: &AddressParams,
+) -> Result<Option<Value>, WebError> {
+    let Some(direction) = params.exposure.as_deref().filter(|d| !d.is_empty()) else { return Ok(None) };
+    let hops = match params.hops.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+        None => EXPOSURE_HOPS,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::bad_request("invalid_parameter", "hops", format!("expected a whole number, got {text:?}"))
+        })?,
+    };
+    let request = json!({
+        "chain": chain, "address": address, "direction": direction, "max_hops": hops,
+        "model": params.model.as_deref().filter(|m| !m.is_empty()).unwrap_or("haircut"), "asset": params.asset,
+    });
+    let request: ExposureRequest =
+        serde_json::from_value(request).map_err(|err| ApiError::bad_request("invalid_parameter", "exposure", err))?;
+    let state = state.clone();
+    let report = blocking(move || {
+        let budget = state.jobs.settings().budget();
+        Ok(chainsleuth_case::run_exposure(&state.data_dir, &state.case, &request, &budget)?)
+    })
+    .await?;
+    Ok(Some(serde_json::to_value(report).map_err(|err| ApiError::internal("drawing the exposure", &err))?))
+}
+
+/// The exposure section: the form that asks for one and, when asked, a bar
+/// per tagged category and entity and one for the untagged rest.
+fn exposure_section(here: &str, params: &AddressParams, report: Option<&Value>) -> Markup {
+    let direction = params.exposure.as_deref().unwrap_or("received");
+    let model = params.model.as_deref().filter(|m| !m.is_empty()).unwrap_or("haircut");
+    let hops = params.hops.clone().unwrap_or_else(|| EXPOSURE_HOPS.to_string());
+    html! {
+        h2 { "Exposure" }
+        form.search.no-print method="get" action=(here) {
+            @if let Some(asset) = &params.asset { input type="hidden" name="asset" value=(asset); }
+            select name="exposure" aria-label="Side" {
+                option value="received" selected[direction == "received"] { "where its funds came from" }
+                option value="sent" selected[direction == "sent"] { "where its funds went" }
+            }
+            select name="model" aria-label="Model" {
+                @for option in ["haircut", "poison", "fifo", "lifo"] { option value=(option) selected[model == option] { (option) } }
+            }
+            label { "hops " input type="number" name="hops" value=(hops) min="1" max="1000" size="4"; }
+            button type="submit" { "Show exposure" }
+        }
+        @if let Some(report) = report {
+            @let exposure = &report["exposure"];
+            @let rows = exposure["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
+            p #exposure-total { (text(&report["direction"])) " within " (text(&report["max_hops"])) " hops, " (text(&exposure["model"])) ": " (amount(&exposure["total"])) }
+            div.bars #exposure {
+                @for row in rows {
+                    @let (width, percent) = share(&row["total"], &exposure["total"]);
+                    span { (text(&row["entity"])) " " span.tag { (text(&row["category"])) } }
+                    span.bar title=(percent) { span style=(width) {} }
+                    span.num { (amount(&row["total"])) " · " (percent) }
+                }
+                @let (width, percent) = share(&exposure["untagged"], &exposure["total"]);
+                span.muted { "untagged" }
+                span.bar title=(percent) { span style=(width) {} }
+                span.num { (amount(&exposure["untagged"])) " · " (percent) }
+            }
+        } @else {
+            p.muted { "Not computed yet: it traces the address's funds, so it is asked for above." }
+        }
     }
-}
-
-/// A satoshi amount as BTC with eight decimals.
-pub(super) fn btc_amount(value: &Value) -> String {
-    value.as_u64().map_or_else(|| text(value), |sat| Sats(sat).to_string())
 }
 
 /// The tags of an address: who the sources say is behind it, and where
 /// each statement came from (source, version, file and record; the rule and
 /// evidence of an inferred one). `tags` is the page's `tags`, as the tag
-/// store's views.
-fn tags_table(tags: &Value) -> Result<Markup, WebError> {
+/// store's views; `inferred` its `inferred_tag`, the label the address
+/// inherits (from its cluster, or as an exchange's deposit address).
+fn tags_table(tags: &Value, inferred: &Value) -> Result<Markup, WebError> {
     let tags: Vec<TagView> =
         serde_json::from_value(tags.clone()).map_err(|err| ApiError::internal("reading the address's tags", &err))?;
     Ok(html! {
         h2 { "Tags" }
-        @if tags.is_empty() {
+        @if tags.is_empty() && inferred.is_null() {
             p.muted { "No source tags this address." }
         } @else {
             table.tags {
@@ -78,23 +147,46 @@ fn tags_table(tags: &Value) -> Result<Markup, WebError> {
                             }
                         }
                     }
+                    @if !inferred.is_null() {
+                        tr.inferred {
+                            td.entity { (text(&inferred["entity"])) }
+                            td { span.tag { (text(&inferred["category"])) } }
+                            td { "–" }
+                            td { "–" }
+                            td { "inferred: " (text(&inferred["inferred"]["rule"])) " via " span.mono { (text(&inferred["inferred"]["via"])) } }
+                            td { "evidence " span.mono { (text(&inferred["inferred"]["evidence"])) } }
+                        }
+                    }
                 }
             }
         }
     })
 }
 
-/// The address page of `chain` as the API answers it, for the page's
-/// `cursor` and `asset`.
+/// An address page request: its parameters, its place in the history, and
+/// the API's page for it.
+struct PageRequest {
+    params: AddressParams,
+    trail: Trail,
+    page: Value,
+}
+
+/// Reads an address page request and fetches the address page of `chain`
+/// as the API answers it, for the request's `cursor` and `asset`.
 async fn fetch(
-    state: ApiState,
+    state: &ApiState,
     chain: Chain,
-    address: String,
-    trail: &Trail,
-    asset: Option<String>,
-) -> Result<Value, WebError> {
-    let page = PageQuery { limit: HISTORY_ROWS, cursor: trail.cursor().map(str::to_owned), asset };
-    Ok(blocking(move || address_page(&state, chain, &address, &page)).await?)
+    path: Result<Path<String>, PathRejection>,
+    params: Result<Query<AddressParams>, QueryRejection>,
+) -> Result<PageRequest, WebError> {
+    let Path(address) = path.map_err(path_error)?;
+    let Query(params) = params.map_err(query_error)?;
+    let trail = Trail::new(params.cursor.clone(), params.trail.as_deref());
+    let asset = params.asset.clone().filter(|asset| !asset.is_empty());
+    let query = PageQuery { limit: HISTORY_ROWS, cursor: trail.cursor().map(str::to_owned), asset };
+    let state = state.clone();
+    let page = blocking(move || address_page(&state, chain, &address, &query)).await?;
+    Ok(PageRequest { params, trail, page })
 }
 
 /// `GET /btc/address/{address}?cursor=&trail=`.
@@ -103,14 +195,12 @@ pub(super) async fn btc(
     path: Result<Path<String>, PathRejection>,
     params: Result<Query<AddressParams>, QueryRejection>,
 ) -> Result<Markup, WebError> {
-    let Path(address) = path.map_err(path_error)?;
-    let Query(params) = params.map_err(query_error)?;
-    let trail = Trail::new(params.cursor, params.trail.as_deref());
-    let page = fetch(state, Chain::Btc, address, &trail, None).await?;
+    let PageRequest { params, trail, page } = fetch(&state, Chain::Btc, path, params).await?;
     let (summary, history, cluster) = (&page["summary"], &page["history"], &page["cluster"]);
     let address = text(&summary["address"]);
     let here = format!("/btc/address/{address}");
-    let tags = tags_table(&page["tags"])?;
+    let tags = tags_table(&page["tags"], &page["inferred_tag"])?;
+    let exposure = exposure_section(&here, &params, exposure(&state, "btc", &address, &params).await?.as_ref());
     let body = html! {
         h1 { "Bitcoin address " span.mono #address { (address) } }
         dl.facts #summary {
@@ -128,6 +218,7 @@ pub(super) async fn btc(
             }
         }
         (tags)
+        (exposure)
         h2 { "History" }
         @let rows = history["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
         @if rows.is_empty() {
@@ -158,11 +249,8 @@ pub(super) async fn eth(
     path: Result<Path<String>, PathRejection>,
     params: Result<Query<AddressParams>, QueryRejection>,
 ) -> Result<Markup, WebError> {
-    let Path(address) = path.map_err(path_error)?;
-    let Query(params) = params.map_err(query_error)?;
-    let trail = Trail::new(params.cursor, params.trail.as_deref());
-    let asset = params.asset.filter(|asset| !asset.is_empty());
-    let page = fetch(state, Chain::Eth, address, &trail, asset.clone()).await?;
+    let PageRequest { params, trail, page } = fetch(&state, Chain::Eth, path, params).await?;
+    let asset = params.asset.as_deref().unwrap_or_default();
     let (summary, history) = (&page["summary"], &page["history"]);
     if summary.is_null() {
         let address = text(&history["address"]);
@@ -172,7 +260,8 @@ pub(super) async fn eth(
     }
     let address = text(&summary["address"]);
     let here = format!("/eth/address/{address}");
-    let tags = tags_table(&page["tags"])?;
+    let tags = tags_table(&page["tags"], &page["inferred_tag"])?;
+    let exposure = exposure_section(&here, &params, exposure(&state, "eth", &address, &params).await?.as_ref());
     let asset_name = history["symbol"].as_str().map_or_else(|| text(&history["asset"]), str::to_owned);
     let balances = summary["assets"].as_array().map(Vec::as_slice).unwrap_or_default();
     let entries = history["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -197,6 +286,7 @@ pub(super) async fn eth(
             }
         }
         (tags)
+        (exposure)
         h2 { "History of " (asset_name) }
         @if entries.is_empty() {
             p.muted { "No transfers on this page." }
@@ -216,7 +306,7 @@ pub(super) async fn eth(
                 }
             }
         }
-        (trail.pager(&here, &[("asset", asset.as_deref().unwrap_or_default())], history["next_cursor"].as_str()))
+        (trail.pager(&here, &[("asset", asset)], history["next_cursor"].as_str()))
         p.no-print { a href=(layout::href("/trace", &[("seeds", &address)])) { "Trace from this address" } }
     };
     Ok(layout::page(&format!("Address {address}"), body))

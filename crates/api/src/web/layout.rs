@@ -1,12 +1,20 @@
 //! The page shell every page shares, and small pieces of markup the pages
 //! repeat: links to addresses and transactions, pagers, amounts.
 
+use chainsleuth_core::Sats;
 use maud::{html, Markup, DOCTYPE};
+use serde_json::Value;
 
 /// A page with the site header (search, trace, sign out) around `body`.
 pub(super) fn page(title: &str, body: Markup) -> Markup {
+    page_refreshing(title, None, body)
+}
+
+/// [`page`], reloaded by the browser every `refresh` seconds when given.
+pub(super) fn page_refreshing(title: &str, refresh: Option<u32>, body: Markup) -> Markup {
     shell(
         title,
+        refresh,
         html! {
             header.site {
                 a.brand href="/" { "chainsleuth" }
@@ -25,6 +33,7 @@ pub(super) fn page(title: &str, body: Markup) -> Markup {
 pub(super) fn bare_page(title: &str, body: Markup) -> Markup {
     shell(
         title,
+        None,
         html! {
             header.site { span.brand { "chainsleuth" } }
             main { (body) }
@@ -32,13 +41,14 @@ pub(super) fn bare_page(title: &str, body: Markup) -> Markup {
     )
 }
 
-fn shell(title: &str, content: Markup) -> Markup {
+fn shell(title: &str, refresh: Option<u32>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) " · chainsleuth" }
                 link rel="stylesheet" href="/assets/style.css";
             }
@@ -69,6 +79,39 @@ pub(super) fn address_link(chain: &str, address: &str) -> Markup {
 /// A link to the page of transaction `id` on `chain` (`btc` or `eth`).
 pub(super) fn tx_link(chain: &str, id: &str) -> Markup {
     html! { a.mono href={ "/" (chain) "/tx/" (id) } { (id) } }
+}
+
+/// A JSON scalar as text: strings as they are, numbers in decimal, a dash
+/// for null or absent.
+pub(super) fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "–".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A satoshi amount as BTC with eight decimals.
+pub(super) fn btc_amount(value: &Value) -> String {
+    value.as_u64().map_or_else(|| text(value), |sat| Sats(sat).to_string())
+}
+
+/// An amount of a trace report or an exposure (JSON numbers on Bitcoin,
+/// decimal strings on Ethereum): BTC with its satoshi, or the base units.
+pub(super) fn amount(value: &Value) -> String {
+    match value.as_u64() {
+        Some(sat) => format!("{} ({sat} sat)", Sats(sat)),
+        None => text(value),
+    }
+}
+
+/// `part` as a share of `whole` (amounts as [`amount`] takes them): a CSS
+/// width for a bar and the percentage.
+pub(super) fn share(part: &Value, whole: &Value) -> (String, String) {
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0);
+    let (part, whole) = (number(part), number(whole));
+    let ratio = if whole > 0.0 { (part / whole).clamp(0.0, 1.0) } else { 0.0 };
+    (format!("width: {:.1}%", ratio * 100.0), format!("{:.1}%", ratio * 100.0))
 }
 
 /// An optional value, or a dash.

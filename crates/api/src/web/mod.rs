@@ -109,7 +109,8 @@ pub(crate) fn router(state: ApiState) -> Router<ApiState> {
         .route("/btc/tx/{txid}", get(tx::btc))
         .route("/eth/tx/{hash}", get(tx::eth))
         .route("/btc/cluster/{query}", get(cluster::btc))
-        .route("/trace", get(trace::form))
+        .route("/trace", get(trace::form).post(trace::start))
+        .route("/trace/{id}", get(trace::report))
         .route_layer(from_fn_with_state(state, crate::auth::require_token))
         .route_layer(from_fn(to_login));
     Router::new()

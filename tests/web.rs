@@ -1,0 +1,377 @@
+//! The web view in a real browser: headless Chromium, driven over WebDriver
+//! by chromedriver (Debian's `chromium` and `chromium-driver`, installed by
+//! scripts/install-test-deps.sh), against a real `chainsleuth serve` over a
+//! store indexed from a simulated chain with tags. It signs in with a
+//! token, searches an address, reads its page, starts a trace from the form
+//! and opens the report, with JavaScript turned off; every screenshot must show a page (many colours,
+//! no single colour covering nearly all of it) and the DOM must hold the
+//! figures the JSON API gives for the same things.
+//!
+//! Set `CHAINSLEUTH_WEB_SCREENSHOTS=DIR` to keep the screenshots.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{chain_on_disk, chainsleuth, run_ok};
+use serde_json::{json, Value};
+
+/// How long any one wait in this test may take.
+const WAIT: Duration = Duration::from_secs(60);
+/// The WebDriver name of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port (bound, then released for the child to take).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One browser session of chromedriver.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    shots: Option<std::path::PathBuf>,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a headless Chromium
+    /// session with its profile under `profile`.
+    async fn start(profile: &Path) -> (Killed, Browser) {
+        let port = free_port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (scripts/install-test-deps.sh installs it)");
+        let driver = Killed(driver);
+        let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let ready = http.get(format!("{base}/status")).send().await;
+            if let Ok(body) = ready {
+                if body.json::<Value>().await.is_ok_and(|status| status["value"]["ready"] == true) {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                // JavaScript off: the pages must work without it.
+                "prefs": { "profile.managed_default_content_settings.javascript": 2 },
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())],
+            },
+        }}});
+        let created: Value =
+            http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
+        let id = created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}"));
+        let shots = std::env::var_os("CHAINSLEUTH_WEB_SCREENSHOTS").map(std::path::PathBuf::from);
+        (driver, Browser { http, session: format!("{base}/session/{id}"), shots })
+    }
+
+    /// One WebDriver command; its `value`, or a panic with the driver's error.
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        if let Some(error) = answer["value"]["error"].as_str() {
+            panic!("webdriver {path}: {error}: {}", answer["value"]["message"]);
+        }
+        answer["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_owned()
+    }
+
+    /// The elements `css` selects (maybe none).
+    async fn all(&self, css: &str) -> Vec<String> {
+        let found = self
+            .command(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css })))
+            .await;
+        found.as_array().unwrap().iter().map(|e| e[ELEMENT].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// The first element `css` selects, waiting for one to appear.
+    async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(first) = self.all(css).await.into_iter().next() {
+                return first;
+            }
+            assert!(Instant::now() < deadline, "no {css:?} on {}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        let text = self.command(reqwest::Method::GET, &format!("/element/{element}/text"), None).await;
+        text.as_str().unwrap().to_owned()
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> String {
+        let element = self.find(css).await;
+        let value = self.command(reqwest::Method::GET, &format!("/element/{element}/attribute/{name}"), None).await;
+        value.as_str().unwrap_or_else(|| panic!("{css} has no {name}")).to_owned()
+    }
+
+    /// Replaces the value of the field `css` selects with `text`.
+    async fn fill(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({}))).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text }))).await;
+    }
+
+    /// The page's markup.
+    async fn source(&self) -> String {
+        self.command(reqwest::Method::GET, "/source", None).await.as_str().unwrap().to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+    }
+
+    /// Waits until the address bar satisfies `want`; returns it.
+    async fn wait_url(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = self.url().await;
+            if want(&url) {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "never reached {what}; at {url}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A screenshot of the page, checked to show something.
+    async fn screenshot(&self, name: &str) {
+        let data = self.command(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(data.as_str().unwrap()).unwrap();
+        if let Some(dir) = &self.shots {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        }
+        assert_not_blank(&png, name);
+    }
+
+    async fn close(self) {
+        self.http.delete(&self.session).send().await.unwrap();
+    }
+}
+
+/// Decodes a PNG and checks it is a page and not a blank or one-colour
+/// screen: at least 16 distinct colours, none covering 98% of the pixels.
+fn assert_not_blank(png: &[u8], name: &str) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let samples = frame.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..frame.buffer_size()].chunks(samples).collect();
+    assert!(frame.width >= 800 && frame.height >= 600, "{name}: {}x{}", frame.width, frame.height);
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    for pixel in &pixels {
+        *counts.entry(pixel).or_default() += 1;
+    }
+    let commonest = counts.values().max().copied().unwrap_or(0);
+    let colours: HashSet<&&[u8]> = counts.keys().collect();
+    assert!(colours.len() >= 16, "{name}: only {} colours", colours.len());
+    assert!(commonest * 100 < pixels.len() * 98, "{name}: one colour covers {commonest} of {} pixels", pixels.len());
+}
+
+/// `GET path` from the JSON API with the bearer token.
+async fn api(http: &reqwest::Client, base: &str, path: &str, secret: &str) -> Value {
+    let response = http.get(format!("{base}{path}")).bearer_auth(secret).send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// Starts `chainsleuth serve` on a free port over `data`; its address.
+fn serve(data: &Path) -> (Killed, String) {
+    let mut child = chainsleuth()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let child = Killed(child);
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before listening");
+        if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    // Keep reading stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_searches_an_address_and_traces_from_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (blocks, data) = (work.path().join("chain"), work.path().join("data"));
+    let chain = chain_on_disk(&blocks, 150, 12, 5, None);
+    run_ok(&data, &["index", "btc", "--network", "regtest", "--blocks-dir", blocks.to_str().unwrap()]);
+
+    // The seed is the busiest address; the largest holder its funds reach in
+    // four hops (haircut) is tagged as an exchange, so the trace reaches it.
+    let seed = chain.truth.addresses.iter().max_by_key(|(a, t)| (t.tx_count, std::cmp::Reverse(*a))).unwrap().0.clone();
+    let seed_arg = format!("btc:{seed}");
+    let report: Value = serde_json::from_str(&run_ok(
+        &data,
+        &["trace", "--seed", &seed_arg, "--max-hops", "4", "--model", "haircut", "--format", "json"],
+    ))
+    .unwrap();
+    let exchange = report["models"]["haircut"]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["address"].as_str().unwrap().to_owned())
+        .find(|a| *a != seed)
+        .expect("taint moved past the seed");
+    let list = work.path().join("exchange.txt");
+    std::fs::write(&list, format!("{exchange}\n")).unwrap();
+    run_ok(
+        &data,
+        &[
+            "tags",
+            "import",
+            list.to_str().unwrap(),
+            "--format",
+            "list",
+            "--source",
+            "case-exchanges",
+            "--category",
+            "exchange_licensed",
+            "--entity",
+            "Bank Exchange",
+            "--chain",
+            "btc",
+            "--btc-network",
+            "regtest",
+        ],
+    );
+    let secret = run_ok(&data, &["tokens", "create", "--role", "trace", "--name", "web-test"]).trim().to_owned();
+    let (_server, base) = serve(&data);
+    let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+
+    let (_driver, browser) = Browser::start(&work.path().join("profile")).await;
+
+    // Not signed in: any page sends the browser to the login form.
+    browser.go(&format!("{base}/btc/address/{exchange}")).await;
+    browser.wait_url("the login form", |url| url.contains("/login")).await;
+    browser.screenshot("login").await;
+    browser.fill("input[name=token]", "not-a-token-of-this-server").await;
+    browser.click("form button[type=submit]").await;
+    assert!(browser.text(".notice.error").await.contains("token"), "a wrong token is refused with a message");
+    browser.fill("input[name=token]", &secret).await;
+    browser.click("form button[type=submit]").await;
+    // Signed in, the browser comes back to the page it asked for.
+    browser.wait_url("the address page", |url| url.ends_with(&format!("/btc/address/{exchange}"))).await;
+
+    // Search: the box recognises a Bitcoin address and opens its page.
+    browser.go(&format!("{base}/")).await;
+    browser.fill("#q", &exchange).await;
+    browser.click("form.search button[type=submit]").await;
+    browser.wait_url("the searched address", |url| url.ends_with(&format!("/btc/address/{exchange}"))).await;
+    let page = api(&http, &base, &format!("/v1/btc/address/{exchange}"), &secret).await;
+    assert_eq!(browser.text("#address").await, exchange);
+    assert_eq!(browser.attribute("#balance", "data-sat").await, page["summary"]["balance"].to_string());
+    assert_eq!(browser.text("#tx-count").await, page["summary"]["tx_count"].to_string());
+    assert_eq!(browser.text("table.tags td.entity").await, page["tags"][0]["tag"]["entity"].as_str().unwrap());
+    assert_eq!(browser.text("table.tags td.entity").await, "Bank Exchange");
+    let rows = browser.all("#history tbody tr").await.len();
+    assert_eq!(rows, page["history"]["rows"].as_array().unwrap().len().min(25));
+    assert!(!browser.source().await.contains("<script"), "the pages carry no script");
+    browser.screenshot("address").await;
+
+    // Something that is not there: a clear "not found" page.
+    browser.go(&format!("{base}/search?q={}", "ab".repeat(32))).await;
+    assert_eq!(browser.text("h1").await, "Not found");
+    browser.screenshot("not-found").await;
+
+    // A trace from the form: seeds filled in by the address page's link.
+    browser.go(&format!("{base}/trace?seeds={seed}")).await;
+    assert_eq!(browser.text("textarea[name=seeds]").await, seed);
+    browser.fill("input[name=max_hops]", "4").await;
+    browser.click("form.stack button[type=submit]").await;
+    let url = browser.wait_url("the trace's page", |url| url.contains("/trace/")).await;
+    let id = url.rsplit('/').next().unwrap().to_owned();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The page reloads itself while the job runs.
+        match browser.text("#status").await.as_str() {
+            "done" => break,
+            "queued" | "running" => {}
+            other => panic!("trace {id} ended {other}: {}", browser.text("main").await),
+        }
+        assert!(Instant::now() < deadline, "trace {id} did not finish");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let job = api(&http, &base, &format!("/v1/traces/{id}"), &secret).await;
+    let reached = &job["result"]["models"]["haircut"]["totals"]["reached"];
+    assert!(reached.as_u64().unwrap() > 0, "the tagged exchange is reached: {job}");
+    assert_eq!(browser.attribute("#total-haircut-reached", "data-amount").await, reached.to_string());
+    let seeded = &job["result"]["models"]["haircut"]["totals"]["seeded"];
+    assert_eq!(browser.attribute("#model-haircut .seeded", "data-amount").await, seeded.to_string());
+    assert!(browser.text("#model-haircut table.offramps").await.contains("Bank Exchange"));
+    for format in ["json", "csv", "dot", "graphml", "html"] {
+        let link = browser.attribute(&format!(".downloads a[href$='format={format}']"), "href").await;
+        let link = if link.starts_with('/') { format!("{base}{link}") } else { link };
+        let download = http.get(&link).bearer_auth(&secret).send().await.unwrap();
+        assert!(download.status().is_success(), "{link}: {}", download.status());
+    }
+    browser.screenshot("trace-report").await;
+
+    // The seed's exposure, as bars: where its funds went within four hops.
+    browser.go(&format!("{base}/btc/address/{seed}?exposure=sent&hops=4")).await;
+    let exposure = api(&http, &base, &format!("/v1/btc/exposure/{seed}?direction=sent&max_hops=4"), &secret).await;
+    let total = exposure["exposure"]["total"].as_u64().unwrap();
+    assert!(browser.text("#exposure-total").await.contains(&format!("({total} sat)")), "{exposure}");
+    assert!(browser.text("#exposure").await.contains("Bank Exchange"));
+    browser.screenshot("exposure").await;
+
+    // Signing out ends the session: pages send the browser to the login form again.
+    browser.click("header.site form button[type=submit]").await;
+    browser.wait_url("the login form after signing out", |url| url.contains("/login")).await;
+    browser.go(&format!("{base}/")).await;
+    browser.wait_url("the login form", |url| url.contains("/login?next=")).await;
+
+    browser.close().await;
+}
