@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use chainsleuth_api::jobs::JobSettings;
 use chainsleuth_api::tokens::TokenFile;
 use chainsleuth_api::{ApiState, Limits, MetricsAuth, SessionSettings, Settings, WorkerHandle};
 use chainsleuth_sync::SyncProgress;
@@ -98,6 +99,13 @@ pub struct ServeConfig {
     /// Who may read `/metrics`: `none`, `read` (the default), `trace`, `admin`.
     #[serde(default)]
     pub metrics_auth: MetricsAuth,
+    /// Trace jobs (and exposure requests) running at once (2 by default).
+    pub trace_jobs: Option<usize>,
+    /// How long one trace job may run (`10m` by default).
+    #[serde(default, deserialize_with = "de_duration")]
+    pub trace_time_budget: Option<Duration>,
+    /// How many coins and transfers one trace job may visit (200,000,000).
+    pub trace_max_visited: Option<u64>,
     /// Keep read-only store handles between requests (default true; false
     /// opens the stores for every request, for comparison).
     pub cache_stores: Option<bool>,
@@ -136,7 +144,11 @@ fn api_settings(config: &ServeConfig) -> Settings {
             ttl: config.session_ttl.unwrap_or(defaults.sessions.ttl),
             secure_cookies: config.secure_cookies,
         },
-        jobs: defaults.jobs,
+        jobs: JobSettings {
+            max_running: config.trace_jobs.unwrap_or(defaults.jobs.max_running).max(1),
+            time_budget: config.trace_time_budget.unwrap_or(defaults.jobs.time_budget),
+            max_visited: config.trace_max_visited.unwrap_or(defaults.jobs.max_visited),
+        },
     }
 }
 
@@ -151,6 +163,7 @@ fn serve(ctx: &Context, mut state: ApiState, listen: SocketAddr) -> anyhow::Resu
     if let Some(tags) = &tags {
         state = state.with_tags_config(tags.clone());
     }
+    state = state.with_case_config(crate::trace_cmd::case_config(ctx)?);
     let runtime = crate::runtime()?;
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;

@@ -12,7 +12,6 @@ use chainsleuth_case::{
     TraceRequest,
 };
 use chainsleuth_core::Label;
-use chainsleuth_tags::TagsConfig;
 use chainsleuth_trace::Budget;
 use clap::{Args, ValueEnum};
 
@@ -230,9 +229,7 @@ fn cli_error(ctx: &Context, err: CaseError) -> anyhow::Error {
 /// The case settings of the config file: `[tags] off_ramps` (or the
 /// taxonomy's default), `[trace]` and `[eth] freezable_tokens`.
 pub(crate) fn case_config(ctx: &Context) -> anyhow::Result<CaseConfig> {
-    let mut wrapper = toml::Table::new();
-    wrapper.insert("tags".to_owned(), toml::Value::Table(ctx.config.tags.clone()));
-    let tags = TagsConfig::from_toml(&wrapper.to_string()).context("the [tags] section of the config")?;
+    let tags = ctx.config.tags_config()?;
     Ok(CaseConfig {
         off_ramps: tags.off_ramps(),
         freezable_tokens: ctx.config.trace.freezable_tokens.clone(),
