@@ -23,8 +23,8 @@ mod routes;
 pub mod session;
 mod status;
 mod stores;
-pub mod tokens;
 mod tags;
+pub mod tokens;
 pub mod watch;
 mod web;
 
