@@ -33,6 +33,14 @@ pub struct Schema {
     pub digest_excludes: &'static [&'static str],
 }
 
+impl Schema {
+    /// The tables a SCHEMA.md table-of-tables does not list: those with no
+    /// row starting `` | `name` | `` in `doc` (for each store's doc test).
+    pub fn undocumented_tables(&self, doc: &str) -> Vec<&'static str> {
+        self.tables.iter().copied().filter(|table| !doc.contains(&format!("| `{table}` |"))).collect()
+    }
+}
+
 /// A decoded row of table `T`: its key and value.
 type Row<T> = (<T as Table>::Key, <T as Table>::Value);
 

@@ -200,3 +200,10 @@ fn opening_another_format_fails_with_both_numbers() {
         Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap().get::<Meta>(&"schema".to_owned()).unwrap();
     assert_eq!(meta.as_deref(), Some(&b"test"[..]));
 }
+
+#[test]
+fn undocumented_tables_are_those_without_a_row_in_the_doc() {
+    let doc = "| table | key |\n|---|---|\n| `test_history` | address, position |\n";
+    assert_eq!(SCHEMA.undocumented_tables(doc), ["test_summary"]);
+    assert!(SCHEMA.undocumented_tables(&format!("{doc}| `test_summary` | address |\n")).is_empty());
+}
