@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{chain_on_disk, run_err, run_ok};
+use common::{chain_on_disk, run_err, run_ok, tag_regtest_exchange};
 use serde_json::Value;
 
 const BUCKETS: [&str; 6] = ["reached", "held", "fees", "dust", "horizon", "mixers"];
@@ -65,28 +65,7 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
         .expect("taint moved past the seeds");
     let exchange = holder["address"].as_str().unwrap().to_owned();
     let held_there = holder["amount"].as_u64().unwrap();
-    let list = work.path().join("exchange.txt");
-    std::fs::write(&list, format!("{exchange}\n")).unwrap();
-    run_ok(
-        &data,
-        &[
-            "tags",
-            "import",
-            list.to_str().unwrap(),
-            "--format",
-            "list",
-            "--source",
-            "case-exchanges",
-            "--category",
-            "exchange_licensed",
-            "--entity",
-            "Bank Exchange",
-            "--chain",
-            "btc",
-            "--btc-network",
-            "regtest",
-        ],
-    );
+    tag_regtest_exchange(&data, work.path(), &exchange);
 
     let json = run_ok(&data, &args);
     assert_eq!(json, run_ok(&data, &args), "the same trace on the same data gives the same bytes");

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{chain_on_disk, chainsleuth, run_ok};
+use common::{chain_on_disk, chainsleuth, run_ok, tag_regtest_exchange};
 use serde_json::{json, Value};
 
 /// How long any one wait in this test may take.
@@ -265,28 +265,7 @@ async fn a_person_signs_in_searches_an_address_and_traces_from_it() {
         .map(|h| h["address"].as_str().unwrap().to_owned())
         .find(|a| *a != seed)
         .expect("taint moved past the seed");
-    let list = work.path().join("exchange.txt");
-    std::fs::write(&list, format!("{exchange}\n")).unwrap();
-    run_ok(
-        &data,
-        &[
-            "tags",
-            "import",
-            list.to_str().unwrap(),
-            "--format",
-            "list",
-            "--source",
-            "case-exchanges",
-            "--category",
-            "exchange_licensed",
-            "--entity",
-            "Bank Exchange",
-            "--chain",
-            "btc",
-            "--btc-network",
-            "regtest",
-        ],
-    );
+    tag_regtest_exchange(&data, work.path(), &exchange);
     let secret = run_ok(&data, &["tokens", "create", "--role", "trace", "--name", "web-test"]).trim().to_owned();
     let (_server, base) = serve(&data);
     let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();

@@ -220,3 +220,31 @@ impl Served {
         (exit, log)
     }
 }
+
+/// Imports `address` (regtest) as the licensed exchange "Bank Exchange" of
+/// tag source `case-exchanges`, through a list file written in `work`.
+pub fn tag_regtest_exchange(data_dir: &Path, work: &Path, address: &str) {
+    let list = work.join("exchange.txt");
+    std::fs::write(&list, format!("{address}\n")).unwrap();
+    let list = list.to_str().unwrap();
+    run_ok(
+        data_dir,
+        &[
+            "tags",
+            "import",
+            list,
+            "--format",
+            "list",
+            "--source",
+            "case-exchanges",
+            "--category",
+            "exchange_licensed",
+            "--entity",
+            "Bank Exchange",
+            "--chain",
+            "btc",
+            "--btc-network",
+            "regtest",
+        ],
+    );
+}
