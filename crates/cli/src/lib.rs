@@ -29,7 +29,8 @@ use crate::config::Config;
 use crate::logging::LogFormat;
 
 const ABOUT: &str = "Blockchain analytics indexer for investigators: follows Bitcoin and Ethereum \
-into RocksDB, tags addresses, and answers address and transaction queries.";
+into RocksDB, tags addresses, traces funds toward off-ramps, and answers queries from the \
+command line and over HTTP.";
 
 const AFTER_HELP: &str = "\
 Start with `chainsleuth demo`: a whole crackdown case on a Bitcoin and an Ethereum
@@ -91,7 +92,8 @@ enum Command {
     Trace(trace_cmd::TraceArgs),
     /// Show how much of an address's funds came from (or went to) each tagged category and entity.
     Exposure(trace_cmd::ExposureArgs),
-    /// Serve the read-only HTTP API (JSON under /v1, bearer tokens) until SIGTERM or Ctrl-C.
+    /// Run the service until SIGTERM or Ctrl-C: the API (JSON under /v1), the web view, the
+    /// chain workers, scheduled tag imports, trace jobs and the watchlist.
     Serve(serve_cmd::ServeArgs),
     /// Create, list and revoke the API's bearer tokens.
     #[command(subcommand)]
