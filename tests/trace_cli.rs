@@ -151,6 +151,9 @@ fn trace_reports_balance_agree_across_formats_and_reject_bad_input() {
     let html = run_ok(&data, &csv_args);
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"), "{html}");
     assert!(html.contains("@media print") && html.contains("Bank Exchange") && html.contains(&exchange));
+    let svg = html.split("<svg class=\"flow\"").nth(1).and_then(|rest| rest.split("</svg>").next());
+    let svg = svg.expect("each model's flow picture is inline SVG");
+    assert!(svg.contains("Bank Exchange (exchange_licensed)") && svg.contains("<path d=\"M"), "{svg}");
     assert!(html.contains(report["index_tip"]["hash"].as_str().unwrap()));
     for path in report["models"]["poison"]["paths"].as_array().unwrap() {
         for hop in path["hops"].as_array().unwrap() {

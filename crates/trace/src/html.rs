@@ -21,8 +21,9 @@ th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 code{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .muted{color:#555}.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.3rem .6rem}
 ol.path{margin:.2rem 0 .8rem;padding-left:1.6rem}
+figure.flow{margin:.5rem 0 1.2rem}figure.flow svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2{break-before:page}h2:first-of-type{break-before:auto}
-table,ol.path{break-inside:auto}tr,li{break-inside:avoid}th{background:#eee}a{color:inherit;text-decoration:none}}
+table,ol.path{break-inside:auto}figure.flow{break-inside:avoid}tr,li{break-inside:avoid}th{background:#eee}a{color:inherit;text-decoration:none}}
 ";
 
 impl Report {
@@ -131,6 +132,16 @@ impl Report {
             let _ = write!(out, "<td class=\"n\">{}</td>", esc(&self.show(amount)));
         }
         let _ = writeln!(out, "</tr>\n</table>\n<p class=\"muted\">{} coins or transfers read.</p>", m.visited);
+        if let Some(svg) = crate::sankey::flow_svg(m, |v| format_units(v, &self.case.unit)) {
+            let _ = write!(
+                out,
+                "<figure class=\"flow\">\n{svg}<figcaption>Where the seeded {} went under {}: seeds, then what \
+                 reached an off-ramp or a mixer by its fewest hops, what is held and what ended as fees, dust or \
+                 past the horizon; widths by amount.</figcaption>\n</figure>\n",
+                esc(&self.case.unit.symbol),
+                model.as_str()
+            );
+        }
 
         let (reached, none) = match self.case.direction {
             Direction::Forward => ("Off-ramps reached", "No off-ramp reached."),
@@ -242,7 +253,7 @@ fn direction(d: Direction) -> &'static str {
 }
 
 /// Text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

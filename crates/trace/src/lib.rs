@@ -50,6 +50,7 @@ mod params;
 mod parts;
 mod report;
 mod resolve;
+mod sankey;
 mod utxo;
 
 pub use account::{trace_account, trace_account_within};
