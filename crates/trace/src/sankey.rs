@@ -108,7 +108,7 @@ fn bands(model: &ModelReport) -> Vec<Band> {
         bands.push(band(Group::Ended, 0, name.into(), None, amount.value));
     }
     bands.retain(|b| b.amount > 0.0);
-    bands.sort_by(|a, b| (a.group, a.hops).cmp(&(b.group, b.hops)));
+    bands.sort_by_key(|b| (b.group, b.hops));
     bands
 }
 
@@ -151,11 +151,11 @@ pub(crate) fn flow_svg(model: &ModelReport, show: impl Fn(U256) -> String) -> Op
     let rights = stack(bands.iter().filter_map(|b| Some((b.right.as_deref()?, b))), scale);
 
     let mut svg = String::with_capacity(4096);
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg class=\"flow\" viewBox=\"0 -4 {WIDTH} {h:.1}\" width=\"100%\" role=\"img\" \
          aria-label=\"Where the seeded funds went, widths by amount\" xmlns=\"http://www.w3.org/2000/svg\" \
-         font-family=\"system-ui,sans-serif\" font-size=\"12\">\n",
+         font-family=\"system-ui,sans-serif\" font-size=\"12\">",
         h = height + 8.0
     );
     let (mut left_out, mut middle_in, mut middle_out, mut right_in) =
