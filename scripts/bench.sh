@@ -1,16 +1,72 @@
 #!/usr/bin/env bash
-# Benchmarks, each printing a table with a baseline measured in the same run:
-#   scripts/bench.sh btc    Bitcoin indexing vs. parse-only, store size, page latency
-#   scripts/bench.sh eth    Ethereum indexing vs. fetch-only, against anvil
-#   scripts/bench.sh tags   importing 1,000,000 tags, memory, lookup latency
-#   scripts/bench.sh trace  tracing 100 seeds on 1M- and 5M-transaction chains
-#   scripts/bench.sh all    all of the above
+# Benchmarks of chainsleuth, each quoting its figures against a baseline
+# measured in the same run (the machine may be shared and noisy).
+#
+# Usage:
+#   scripts/bench.sh          run every benchmark in turn, then print one
+#                             Markdown table: figure | value | baseline | ratio | aim
+#   scripts/bench.sh NAME     run one benchmark; it prints its own table
+#   scripts/bench.sh --help   this text
+#
+# Names:
+#   btc    Bitcoin indexing vs. parse-only, store size, page latency
+#   eth    Ethereum indexing vs. fetch-only, against anvil
+#   tags   importing 1,000,000 tags, memory, lookup latency
+#   trace  tracing 100 seeds on 1M- and 5M-transaction chains
+#   load   200 API clients while indexing: kept store handles vs. an open per request
+#   all    the same as no argument
+#
+# Rows. When the environment variable BENCH_ROWS names a file, a benchmark
+# appends one line per figure to it (and still prints its own table):
+#     figure<TAB>value<TAB>baseline<TAB>ratio<TAB>aim
+# - figure: "<name>: <what>", e.g. "btc: indexing rate"
+# - value, baseline: numbers with their unit, e.g. "16.2k tx/s", "330 B/tx"
+# - ratio: value / baseline (or the ratio the aim is about) as a plain
+#   decimal, e.g. "0.05"
+# - aim: the issue's aim for this figure, e.g. ">= 0.25 of parse-only"
+# Any field with nothing to say is "—"; no tab or newline inside a field.
+# Shell benchmarks source scripts/lib/bench-row.sh and call bench_row; Rust
+# ones append the same line themselves when BENCH_ROWS is set. With no
+# argument this script sets BENCH_ROWS to a fresh file, runs every benchmark
+# in ALL (progress on stderr) and prints the rows as one table.
+#
+# A benchmark NAME is the script scripts/bench-NAME.sh; add it to ALL below.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-[ $# -eq 1 ] || usage
-case "$1" in
-  btc | eth | tags | trace) exec bash "$here/bench-$1.sh" ;;
-  all) for b in btc eth tags trace; do bash "$here/bench-$b.sh"; echo; done ;;
-  *) usage ;;
+ALL=(btc eth tags trace load)
+
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+
+run_all() {
+  local rows failed=()
+  rows="$(mktemp)"
+  trap 'rm -f "$rows"' EXIT
+  for b in "${ALL[@]}"; do
+    echo "bench.sh: [$(date +%H:%M:%S)] $b ..." >&2
+    local start=$SECONDS
+    if BENCH_ROWS="$rows" bash "$here/bench-$b.sh" >&2; then
+      echo "bench.sh: [$(date +%H:%M:%S)] $b done in $((SECONDS - start)) s" >&2
+    else
+      echo "bench.sh: $b FAILED (exit $?)" >&2
+      failed+=("$b")
+    fi
+  done
+  echo "| figure | value | baseline | ratio | aim |"
+  echo "|---|---:|---:|---:|---|"
+  awk -F'\t' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$rows"
+  if ((${#failed[@]})); then
+    echo
+    echo "failed: ${failed[*]}"
+    return 1
+  fi
+}
+
+case "${1:-all}" in
+  -h | --help) usage ;;
+  all) [[ $# -le 1 ]] || { usage >&2; exit 2; }; run_all ;;
+  *)
+    name="$1"; shift
+    [[ "$name" =~ ^[a-z0-9-]+$ && -f "$here/bench-$name.sh" ]] || { usage >&2; exit 2; }
+    exec bash "$here/bench-$name.sh" "$@"
+    ;;
 esac
