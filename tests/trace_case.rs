@@ -28,20 +28,8 @@ fn laundering_case_reaches_every_offramp_with_the_ground_truths_amounts() {
     );
     run_ok(&data, &["index", "btc", "--network", "regtest", "--blocks-dir", &format!("{chain_arg}/blocks")]);
     let tags = chain.join("tags.jsonl");
-    run_ok(
-        &data,
-        &[
-            "tags",
-            "import",
-            tags.to_str().unwrap(),
-            "--format",
-            "jsonl",
-            "--source",
-            "case",
-            "--btc-network",
-            "regtest",
-        ],
-    );
+    // No --btc-network: tag addresses are read for the index's network.
+    run_ok(&data, &["tags", "import", tags.to_str().unwrap(), "--format", "jsonl", "--source", "case"]);
     let case: Value = serde_json::from_slice(&std::fs::read(chain.join("case.json")).unwrap()).unwrap();
     let status: Value = serde_json::from_str(&run_ok(&data, &["status", "--json"])).unwrap();
     assert_eq!(status["btc"]["clustered_height"], 130 - 6, "clustering runs 6 blocks behind the tip");

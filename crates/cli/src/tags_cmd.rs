@@ -58,7 +58,7 @@ pub struct ImportArgs {
     /// Confidence of records without one: 0-100 or a GraphSense level.
     #[arg(long, value_name = "LEVEL", help_heading = "Defaults")]
     pub confidence: Option<Confidence>,
-    /// Bitcoin network addresses must belong to [default: bitcoin].
+    /// Bitcoin network of addresses [default: the index's, else bitcoin].
     #[arg(long, value_name = "NETWORK", value_parser = parse_network, help_heading = "Source")]
     pub btc_network: Option<bitcoin::Network>,
     /// Longest line accepted, in bytes.
@@ -78,7 +78,7 @@ pub struct AddressArgs {
     /// The address.
     #[arg(value_name = "ADDR")]
     pub address: String,
-    /// Bitcoin network of the address [default: bitcoin].
+    /// Bitcoin network of the address [default: the index's, else bitcoin].
     #[arg(long, value_name = "NETWORK", value_parser = parse_network)]
     pub btc_network: Option<bitcoin::Network>,
     /// Print JSON.
@@ -157,15 +157,15 @@ fn parse_network(text: &str) -> Result<bitcoin::Network, String> {
 pub fn run_tags(data_dir: &Path, config_tags: Option<&toml::Table>, cmd: TagsCommand) -> anyhow::Result<()> {
     let path = TagStore::path_in(data_dir);
     match cmd {
-        TagsCommand::Import(args) => run_import(&path, args),
+        TagsCommand::Import(args) => run_import(data_dir, &path, args),
         TagsCommand::Show(args) => {
-            let store = open_read(&path)?.with_network(args.btc_network.unwrap_or(bitcoin::Network::Bitcoin));
+            let store = open_read(&path)?.with_network(btc_network(data_dir, args.btc_network));
             let tags =
                 store.tags_for(&args.chain, &args.address).with_context(|| format!("address {}", args.address))?;
             print_tags(&tags, args.json, &format!("no current tags for {} {}", args.chain, args.address))
         }
         TagsCommand::History(args) => {
-            let store = open_read(&path)?.with_network(args.btc_network.unwrap_or(bitcoin::Network::Bitcoin));
+            let store = open_read(&path)?.with_network(btc_network(data_dir, args.btc_network));
             let tags =
                 store.history(&args.chain, &args.address).with_context(|| format!("address {}", args.address))?;
             print_tags(&tags, args.json, &format!("no tags ever for {} {}", args.chain, args.address))
@@ -216,6 +216,21 @@ pub fn run_entity(data_dir: &Path, args: EntityArgs) -> anyhow::Result<()> {
         println!("    {address}");
     }
     Ok(())
+}
+
+/// The Bitcoin network tag addresses are read for: `given`, else the
+/// network of the Bitcoin index in `data_dir`, else mainnet.
+fn btc_network(data_dir: &Path, given: Option<bitcoin::Network>) -> bitcoin::Network {
+    given.or_else(|| indexed_btc_network(data_dir)).unwrap_or(bitcoin::Network::Bitcoin)
+}
+
+fn indexed_btc_network(data_dir: &Path) -> Option<bitcoin::Network> {
+    if !chainsleuth_btc::index::store_path(data_dir).exists() {
+        return None;
+    }
+    let store = chainsleuth_btc::index::open_read_only(data_dir).ok()?;
+    let name = chainsleuth_btc::index::query::status(&store).ok()?.network?;
+    bitcoin::Network::from_core_arg(&name).ok()
 }
 
 pub(crate) fn open_read(path: &Path) -> anyhow::Result<TagStore> {
@@ -271,8 +286,8 @@ fn time(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
-fn run_import(path: &Path, args: ImportArgs) -> anyhow::Result<()> {
-    let store = open_write(path)?.with_network(args.btc_network.unwrap_or(bitcoin::Network::Bitcoin));
+fn run_import(data_dir: &Path, path: &Path, args: ImportArgs) -> anyhow::Result<()> {
+    let store = open_write(path)?.with_network(btc_network(data_dir, args.btc_network));
     let options = ImportOptions {
         skip_invalid: args.skip_invalid,
         mapping: args.mapping.unwrap_or_default(),
