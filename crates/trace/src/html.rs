@@ -22,7 +22,7 @@ code{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .muted{color:#555}.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.3rem .6rem}
 ol.path{margin:.2rem 0 .8rem;padding-left:1.6rem}
 figure.flow{margin:.5rem 0 1.2rem}figure.flow svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
-@media print{body{margin:0;max-width:none;font-size:10pt}h2{break-before:page}h2:first-of-type{break-before:auto}
+@media print{body{margin:0;max-width:none;font-size:10pt}section.model{break-before:page}
 table,ol.path{break-inside:auto}figure.flow{break-inside:avoid}tr,li{break-inside:avoid}th{background:#eee}a{color:inherit;text-decoration:none}}
 ";
 
@@ -64,7 +64,7 @@ impl Report {
         let _ = write!(
             out,
             "<p class=\"muted\">{} seed(s) on {}, asset {} (shown in {}), {} under {}.</p>\n\
-             <h2>Case</h2>\n<table>\n\
+             <section id=\"case\">\n<h2>Case</h2>\n<table>\n\
              <tr><th>Index tip</th><td>block {} <code>{}</code></td></tr>\n\
              <tr><th>Direction</th><td>{}</td></tr>\n<tr><th>Models</th><td>{}</td></tr>\n\
              <tr><th>Block window</th><td>{} to {}</td></tr>\n<tr><th>Max hops</th><td>{}</td></tr>\n\
@@ -107,13 +107,13 @@ impl Report {
         for seed in &c.seeds {
             let _ = writeln!(out, "<li><code>{}</code></li>", esc(seed));
         }
-        out.push_str("</ul>\n");
+        out.push_str("</ul>\n</section>\n");
     }
 
     fn model_html(&self, out: &mut String, model: Model, m: &ModelReport) {
-        let _ = writeln!(out, "<h2>Model: {}</h2>", model.as_str());
+        let _ = writeln!(out, "<section class=\"model\" id=\"model-{0}\">\n<h2>Model: {0}</h2>", model.as_str());
         let t = &m.totals;
-        out.push_str("<table>\n<tr>");
+        out.push_str("<table class=\"totals\">\n<tr>");
         let buckets = [
             ("seeded", &t.seeded),
             ("reached", &t.reached),
@@ -148,23 +148,26 @@ impl Report {
             Direction::Backward => ("Tagged sources", "No tagged source."),
         };
         let _ = writeln!(out, "<h3>{reached}</h3>");
-        self.stops_html(out, &m.offramps, none);
+        self.stops_html(out, "offramps", &m.offramps, none);
         if !m.mixers.is_empty() {
             out.push_str("<h3>Mixers</h3>\n");
-            self.stops_html(out, &m.mixers, "");
+            self.stops_html(out, "mixers", &m.mixers, "");
         }
         self.holders_html(out, &m.holders);
         self.paths_html(out, &m.paths);
+        out.push_str("</section>\n");
     }
 
-    fn stops_html(&self, out: &mut String, stops: &[Offramp], none: &str) {
+    /// The table of `stops` (off-ramps or mixers), of class `class`.
+    fn stops_html(&self, out: &mut String, class: &str, stops: &[Offramp], none: &str) {
         if stops.is_empty() {
             let _ = writeln!(out, "<p>{none}</p>");
             return;
         }
-        out.push_str(
-            "<table>\n<tr><th>Entity</th><th>Category</th><th>Jurisdiction</th><th>Amount</th><th>Paths</th>\
-             <th>Fewest hops</th><th>Address</th><th>Can be frozen</th></tr>\n",
+        let _ = write!(
+            out,
+            "<table class=\"{class}\">\n<tr><th>Entity</th><th>Category</th><th>Jurisdiction</th><th>Licence</th>\
+             <th>Amount</th><th>Paths</th><th>Fewest hops</th><th>Address</th><th>Can be frozen</th></tr>\n"
         );
         for o in stops {
             let inferred = match &o.inferred {
@@ -175,11 +178,12 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
                  <td class=\"n\">{}</td><td><code>{}</code>{inferred}</td><td>{}</td></tr>",
                 esc(&o.entity),
                 esc(&o.category),
                 esc(o.jurisdiction.as_deref().unwrap_or("-")),
+                esc(o.licensed_by.as_deref().unwrap_or("-")),
                 esc(&self.show(&o.amount)),
                 o.paths,
                 o.min_hops,
@@ -201,7 +205,9 @@ impl Report {
         if shown.is_empty() {
             return;
         }
-        out.push_str("<table>\n<tr><th>Address</th><th>Entity</th><th>Amount</th><th>Reason</th></tr>\n");
+        out.push_str(
+            "<table class=\"freezable\">\n<tr><th>Address</th><th>Entity</th><th>Amount</th><th>Reason</th></tr>\n",
+        );
         for h in shown {
             let reason = match &h.frozen {
                 Some(tx) => format!("already frozen (tx <code>{}</code>)", esc(tx)),
