@@ -6,6 +6,9 @@
 #     headless over WebDriver), Debian's chromium and chromium-driver, from apt;
 #   - anvil, a real Ethereum dev node, from the npm package
 #     @foundry-rs/anvil-linux-amd64 (pinned) into <repo>/.tools/anvil/.
+#   - Java (Debian's default-jre-headless) and a Python venv at
+#     <repo>/.tools/py with pyspark and duckdb from PyPI (pinned): tests/export.rs
+#     runs scripts/spark/clusters.py on Spark and reads the Parquet back with DuckDB.
 # Tests find anvil at <repo>/.tools/anvil/bin/anvil, or via $ANVIL_BIN.
 # With --demo only what the demo needs: libclang and anvil.
 # apt runs through sudo when the script is not run as root.
@@ -19,6 +22,7 @@ case "${1:-}" in
 esac
 
 ANVIL_VERSION=1.7.1
+PY_PACKAGES="pyspark==4.3.0 duckdb==2.0.0"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$repo/.tools"
 
@@ -38,6 +42,9 @@ if ! $demo_only; then
   # Headless Chromium and chromedriver drive the web view in tests/web.rs.
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  # Spark's JVM, and Python's venv with pip for .tools/py.
+  command -v java >/dev/null || missing+=(default-jre-headless)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 fi
 if ((${#missing[@]})); then
   sudo=()
@@ -66,4 +73,15 @@ if [[ ! -x "$anvil_dir/bin/anvil" || "$(cat "$stamp" 2>/dev/null)" != "$ANVIL_VE
   fi
   install -m 0755 "$bin" "$anvil_dir/bin/anvil"
   echo "$ANVIL_VERSION" >"$stamp"
+fi
+
+# The Python venv for the Spark job and DuckDB (not needed by the demo).
+py_dir="$tools/py"
+py_stamp="$py_dir/.packages"
+if ! $demo_only && [[ ! -x "$py_dir/bin/python" || "$(cat "$py_stamp" 2>/dev/null)" != "$PY_PACKAGES" ]]; then
+  rm -rf "$py_dir"
+  python3 -m venv "$py_dir"
+  # shellcheck disable=SC2086 # the pinned list splits into packages
+  "$py_dir/bin/pip" install --quiet --disable-pip-version-check $PY_PACKAGES >/dev/null
+  echo "$PY_PACKAGES" >"$py_stamp"
 fi

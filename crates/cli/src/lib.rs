@@ -11,6 +11,7 @@ mod config;
 mod db_cmd;
 mod demo;
 mod eth_cmd;
+mod export_cmd;
 mod logging;
 mod progress;
 mod render;
@@ -102,6 +103,9 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Run a whole crackdown case (Bitcoin and Ethereum): index, tag, trace, report.
     Demo(demo::DemoArgs),
+    /// Export the stores for other engines: Parquet files partitioned by block range.
+    #[command(subcommand)]
+    Export(export_cmd::ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +212,7 @@ fn run(ctx: Context, command: Command) -> anyhow::Result<()> {
         Command::Tokens(cmd) => tokens_cmd::run(&ctx.data_dir, cmd),
         Command::Audit(args) => audit_cmd::run(&ctx.data_dir, args),
         Command::Demo(args) => demo::run(ctx, args),
+        Command::Export(cmd) => export_cmd::run(&ctx, cmd),
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod decode;
 mod error;
+mod export_read;
 mod genesis;
 mod graph;
 mod index;

@@ -415,7 +415,7 @@ impl<'s> EthQuery<'s> {
         self.transfer_views(&(height, BLOCK_POS).encode())
     }
 
-    fn transfer_views(&self, prefix: &[u8]) -> Result<Vec<TransferView>, QueryError> {
+    pub(crate) fn transfer_views(&self, prefix: &[u8]) -> Result<Vec<TransferView>, QueryError> {
         let mut rows = Vec::new();
         for row in self.store.scan::<EthTransfers>(prefix, None, Direction::Forward)? {
             rows.push(row?);
