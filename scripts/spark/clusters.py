@@ -3,7 +3,7 @@ Parquet export, on Spark.
 
     spark-submit scripts/spark/clusters.py --export DIR --out RESULT \
         [--exposure ADDRESS ...] [--max-hops 10] [--guard-size 10000] \
-        [--clustered-height H]
+        [--clustered-height H] [--shuffle-partitions 8]
 
 (--export, --out and --guard-size may be repeated to run several exports in
 one Spark session.)
@@ -248,8 +248,11 @@ def latest_snapshot(export):
     return snapshots[-1] if snapshots else None
 
 
+STARTED = time.time()
+
+
 def log(text):
-    print(f"clusters.py: {text}", file=sys.stderr, flush=True)
+    print(f"clusters.py: [{time.time() - STARTED:.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def components(spark, membership):
@@ -284,6 +287,9 @@ def main(argv):
     )
     p.add_argument("--clustered-height", type=int, help="cluster blocks up to this [the manifests' clustered height]")
     p.add_argument("--master", help="Spark master when not run by spark-submit (e.g. local[2])")
+    p.add_argument(
+        "--shuffle-partitions", type=int, default=8, help="spark.sql.shuffle.partitions [8; raise it on a cluster]"
+    )
     args = p.parse_args(argv)
     guards = args.guard_size or [10_000]
     if len(args.out) != len(args.export) or len(guards) not in (1, len(args.export)):
@@ -294,7 +300,7 @@ def main(argv):
     if args.master:
         builder = builder.master(args.master)
     spark = (
-        builder.config("spark.sql.shuffle.partitions", "8")
+        builder.config("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
