@@ -8,13 +8,14 @@
 //!   fetch concurrency and runtime as the sync loop uses;
 //! - indexing: the same directory through the real sync loop into a fresh
 //!   store (bulk mode, final flush and compaction included);
-//! - the store's size on disk per transaction;
+//! - the store's size on disk per transaction, and per table;
 //! - address-page latency (100 rows from random cursors) for the address
 //!   with the longest history.
 //!
 //! Usage: `index_bench [--blocks N] [--txs-per-block N] [--seed N] [--cache DIR] [--workers N] [--pages N]
 //! [--keep-store]`.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,6 +85,13 @@ fn chain_dir(cache: &Path, cfg: &SimConfig) -> Result<PathBuf, Box<dyn std::erro
         eprintln!("built {} blocks, {} txs in {:.1?}", summary.blocks, summary.txs, started.elapsed());
     }
     Ok(dir)
+}
+
+/// Appends `row` to the file `$BENCH_ROWS` names, if set (format: scripts/bench.sh).
+fn bench_row(row: [&str; 5]) {
+    let Some(path) = std::env::var_os("BENCH_ROWS") else { return };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("$BENCH_ROWS opens");
+    writeln!(file, "{}", row.join("\t")).expect("$BENCH_ROWS takes a row");
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -221,6 +229,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert!(!page.rows.is_empty());
     }
     latencies.sort_unstable();
+    let tables = store.table_sizes();
     drop(store);
     if args.keep {
         eprintln!("store kept at {}", store_dir.display());
@@ -269,5 +278,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(percentile(&latencies, 0.5))
     );
     println!("| page latency p99 | {:.3} ms |", ms(percentile(&latencies, 0.99)));
+    let tx_rate = |t: &Totals| t.rate(t.txs);
+    let per_tx = |bytes: u64| bytes as f64 / index.txs.max(1) as f64;
+    bench_row([
+        &format!("btc: indexing rate ({} txs)", index.txs),
+        &format!("{:.0} tx/s", tx_rate(&index)),
+        &format!("{:.0} tx/s parse-only", tx_rate(&parse)),
+        &format!("{:.2}", tx_rate(&index) / tx_rate(&parse)),
+        ">= 0.25 of parse-only (issue 10)",
+    ]);
+    if let (Some(index_cpu), Some(parse_cpu)) = (index.cpu, parse.cpu) {
+        bench_row([
+            "btc: indexing CPU cost",
+            &format!("{:.0} tx per CPU s", index.txs as f64 / index_cpu.max(0.01)),
+            &format!("{:.0} tx per CPU s parse-only", parse.txs as f64 / parse_cpu.max(0.01)),
+            &format!("{:.2}", parse_cpu / index_cpu.max(0.01)),
+            "—",
+        ]);
+    }
+    bench_row([
+        "btc: store size",
+        &format!("{:.0} B/tx", per_tx(store_bytes)),
+        &format!("{:.0} B/tx of raw blocks", per_tx(parse.bytes)),
+        &format!("{:.2}", store_bytes as f64 / parse.bytes.max(1) as f64),
+        "at most 150 B/tx (issue 10)",
+    ]);
+    let (p50, p99) = (ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)));
+    bench_row([
+        &format!("btc: address page p99 (100 rows, history of {})", figures.tx_count),
+        &format!("{p99:.3} ms"),
+        &format!("{p50:.3} ms p50"),
+        &format!("{:.2}", p99 / p50),
+        "—",
+    ]);
+    println!();
+    println!("| table | MB | bytes per tx |");
+    println!("|---|---:|---:|");
+    for (name, bytes) in tables.iter().filter(|(_, bytes)| *bytes > 0) {
+        println!("| {name} | {:.1} | {:.1} |", *bytes as f64 / 1e6, *bytes as f64 / index.txs.max(1) as f64);
+    }
     Ok(())
 }

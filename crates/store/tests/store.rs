@@ -15,6 +15,8 @@ static SCHEMA: Schema =
     Schema { name: "test", format: 1, tables: &["test_history", "test_summary"], digest_excludes: &[] };
 static OTHER_FORMAT: Schema =
     Schema { name: "test", format: 2, tables: &["test_history", "test_summary"], digest_excludes: &[] };
+static NEWER_FORMAT: Schema =
+    Schema { name: "test", format: 3, tables: &["test_history", "test_summary", "test_new"], digest_excludes: &[] };
 
 fn tip(height: u64) -> BlockRef {
     BlockRef { height: Height::new(height), hash: BlockHash([height as u8; 32]) }
@@ -196,6 +198,9 @@ fn opening_another_format_fails_with_both_numbers() {
     let err = Store::open(dir.path(), &OTHER_FORMAT, OpenMode::ReadWrite).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("format 1") && text.contains("format 2"), "{text}");
+    // A reader of a newer format with a table the old store lacks gets the same answer.
+    let err = Store::open(dir.path(), &NEWER_FORMAT, OpenMode::ReadOnly).unwrap_err();
+    assert!(matches!(err, StoreError::FormatMismatch { found: 1, expected: 3, .. }), "{err}");
     let meta =
         Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap().get::<Meta>(&"schema".to_owned()).unwrap();
     assert_eq!(meta.as_deref(), Some(&b"test"[..]));

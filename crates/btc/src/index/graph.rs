@@ -21,8 +21,8 @@ use super::cluster::clustered_height;
 use super::error::IndexError;
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterOf, History, OutputRow, Outputs, TxByNum, TxNumByTxid,
-    TxRow, NETWORK_KEY,
+    tx_nums_of, AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterOf, History, OutputRow, Outputs, Totals,
+    TxByNum, TxRow, NETWORK_KEY,
 };
 
 /// A read view of a Bitcoin store as a [`UtxoGraph`], for the network the
@@ -108,7 +108,7 @@ impl UtxoGraph for BtcGraph<'_> {
 
     fn tx_num(&self, txid: &str) -> Result<Option<TxNum>, IndexError> {
         let parsed = Txid::from_str(txid.trim()).map_err(|_| IndexError::InvalidTxid(txid.to_owned()))?;
-        Ok(self.store.get::<TxNumByTxid>(&parsed.to_byte_array())?)
+        Ok(tx_nums_of(self.store, &[parsed.to_byte_array()])?[0])
     }
 
     fn txid(&self, num: TxNum) -> Result<String, IndexError> {
@@ -139,18 +139,15 @@ impl UtxoGraph for BtcGraph<'_> {
 
     fn coins_of(&self, address: AddressId, before: TxNum) -> Result<Vec<Coin>, IndexError> {
         let mut coins = Vec::new();
-        let mut received = Sats(0);
         for row in self.store.scan::<History>(&address.encode(), None, Direction::Forward)? {
-            let ((_, tx), totals) = row?;
+            let ((_, tx), entry) = row?;
             if tx >= before {
                 break;
             }
-            // The running total of what the address received grows only in
-            // transactions that pay it: only those have outputs to read.
-            if totals.received == received {
+            // Only transactions that pay the address have outputs to read.
+            if entry.received == Sats(0) {
                 continue;
             }
-            received = totals.received;
             coins.extend(outputs_of(self.store, tx)?.into_iter().filter(|coin| coin.address == Some(address)));
         }
         Ok(coins)
@@ -173,9 +170,8 @@ impl UtxoGraph for BtcGraph<'_> {
         // In no cluster: its own cluster of one, once clustering has reached
         // the block it first appeared in.
         let Some(clustered) = clustered_height(self.store)? else { return Ok(None) };
-        let first = self.store.scan::<History>(&address.encode(), None, Direction::Forward)?.next().transpose()?;
-        let ((_, _), row) = first.ok_or(IndexError::UnknownAddressId(address))?;
-        Ok((row.first_seen <= clustered).then_some(ClusterId(address.0)))
+        let totals = self.store.get::<Totals>(&address)?.ok_or(IndexError::UnknownAddressId(address))?;
+        Ok((totals.first_seen <= clustered).then_some(ClusterId(address.0)))
     }
 
     fn cluster_link(&self, address: AddressId) -> Result<Option<TxNum>, IndexError> {

@@ -3,11 +3,11 @@
 //! For each block the indexer first works out a [`Plan`]: the address of
 //! every output, what every input spends and the history rows and totals
 //! that follow, reading what the caches lack with a few `multi_get`s (spent
-//! outputs: txids to tx numbers, then the rows; unknown addresses) and one
-//! iterator (the newest history row, with the running totals, of addresses
-//! seen before). Building the plan checks the block; only then is the batch
+//! outputs: txids to tx numbers, then the rows; unknown addresses; the
+//! totals of addresses seen before; the block's txid prefixes). Building the
+//! plan checks the block; only then is the batch
 //! built (block and transaction rows with their inputs, outputs, spent-by
-//! links, new addresses, history rows carrying the running totals, the id
+//! links, new addresses, history rows and each address's new totals, the id
 //! counters and the tip, and the clustering of the block buried
 //! [`ClusterOptions::depth`] below it, see [`super::cluster`]) and written. A
 //! fault found on the way leaves the store untouched.
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
-use chainsleuth_store::{Batch, Codec, Meta, OpenMode, Store, Table, Undo};
+use chainsleuth_store::{Batch, Meta, OpenMode, Store, Table, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
@@ -28,13 +28,14 @@ use super::cluster::{cluster_through, clustered_height, Candidate, ClusterOption
 use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow, OutputRow, Outputs, Spend,
-    TxByNum, TxNumByTxid, TxRow, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCHEMA,
+    tx_nums_of, AddrIdByKey, AddrKeyById, AddrTotals, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow,
+    OutputRow, Outputs, Spend, Totals, TxByNum, TxNumByTxid, TxNums, TxRow, TxidPrefix, NETWORK_KEY, NEXT_ADDR_KEY,
+    NEXT_TX_KEY, SCHEMA,
 };
 use crate::{to_core_hash, BtcBlock};
 
 /// Entries per generation of each in-memory cache (address ids, addresses'
-/// latest running totals, unspent outputs); each cache holds at most twice
+/// totals, unspent outputs); each cache holds at most twice
 /// as many, about 230 MB in all at this default.
 pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 19;
 
@@ -96,7 +97,7 @@ struct State {
 /// unwinds them on reorgs. See the crate's `SCHEMA.md` for the tables.
 ///
 /// It keeps bounded caches of what the store holds (address ids, each
-/// address's latest running totals, recent unspent outputs), filled only
+/// address's totals, recent unspent outputs), filled only
 /// after a block's batch is written and dropped whole on unwind, so they
 /// never disagree with the store. (A coin leaves its cache when an input
 /// spends it, before the write: should the block fail, the coin is read
@@ -113,7 +114,7 @@ pub struct BtcIndexer {
     /// plans gave them (written blocks only; dropped on unwind).
     recent: BTreeMap<Height, Vec<Candidate>>,
     addresses: GenCache<AddrKey, AddressId>,
-    totals: GenCache<AddressId, HistoryRow>,
+    totals: GenCache<AddressId, AddrTotals>,
     coins: GenCache<OutPoint, (TxNum, OutputRow)>,
 }
 
@@ -282,6 +283,7 @@ impl BtcIndexer {
         }
         self.resolve_outputs(&mut plan, &b.txdata, state.next_addr)?;
         self.resolve_inputs(&mut plan, &b.txdata)?;
+        self.resolve_prefixes(&mut plan)?;
         plan.link_spends()?;
         plan.account()?;
         let old_totals = self.old_totals(&plan, state.next_addr)?;
@@ -420,7 +422,7 @@ impl BtcIndexer {
         if external.is_empty() {
             return Ok(());
         }
-        let nums = self.store.multi_get::<TxNumByTxid>(&external_txids)?;
+        let nums = tx_nums_of(&self.store, &external_txids)?;
         let mut keys: Vec<(TxNum, u32)> = Vec::with_capacity(external.len());
         for &i in &external {
             let entry = &mut plan.spent[i];
@@ -440,13 +442,36 @@ impl BtcIndexer {
         Ok(())
     }
 
-    /// The running totals, before this block, of the addresses it touches
-    /// that existed already: from the cache, else their newest history rows
-    /// (one iterator for all).
-    fn old_totals(&mut self, plan: &Plan, next_addr: u64) -> Result<FxHashMap<AddressId, HistoryRow>, IndexError> {
-        let mut old_of: FxHashMap<AddressId, HistoryRow> = FxHashMap::default();
+    /// The block's txid prefixes and what `btc_txid` holds under them (one
+    /// `multi_get`, nearly always all misses that the bloom filters answer).
+    fn resolve_prefixes(&self, plan: &mut Plan) -> Result<(), IndexError> {
+        let mut by_prefix: Vec<(TxidPrefix, TxNum)> = (0u32..)
+            .zip(&plan.txids)
+            .map(|(pos, txid)| (TxidPrefix::of(&txid.to_byte_array()), plan.tx_num(pos)))
+            .collect();
+        by_prefix.sort_unstable();
+        let mut grouped: Vec<(TxidPrefix, Option<TxNums>, Vec<TxNum>)> = Vec::with_capacity(by_prefix.len());
+        for (prefix, num) in by_prefix {
+            match grouped.last_mut() {
+                Some((last, _, nums)) if *last == prefix => nums.push(num),
+                _ => grouped.push((prefix, None, vec![num])),
+            }
+        }
+        let keys: Vec<TxidPrefix> = grouped.iter().map(|(prefix, _, _)| *prefix).collect();
+        for (entry, old) in grouped.iter_mut().zip(self.store.multi_get::<TxNumByTxid>(&keys)?) {
+            entry.1 = old;
+        }
+        plan.by_prefix = grouped;
+        Ok(())
+    }
+
+    /// The totals, before this block, of the addresses it touches that
+    /// existed already: from the cache, else from `btc_addr_total` (one
+    /// `multi_get` for all).
+    fn old_totals(&mut self, plan: &Plan, next_addr: u64) -> Result<FxHashMap<AddressId, AddrTotals>, IndexError> {
+        let mut old_of: FxHashMap<AddressId, AddrTotals> = FxHashMap::default();
         old_of.reserve(plan.history.len());
-        let mut unknown: Vec<Vec<u8>> = Vec::new();
+        let mut unknown: Vec<AddressId> = Vec::new();
         let mut last = None;
         // History keys are sorted: each address's rows are together.
         for id in plan.history.iter().map(|((id, _), _)| *id) {
@@ -458,12 +483,12 @@ impl BtcIndexer {
                 Some(row) => {
                     old_of.insert(id, row);
                 }
-                None => unknown.push(id.encode()),
+                None => unknown.push(id),
             }
         }
-        for found in self.store.last_rows::<History>(&unknown)?.into_iter().flatten() {
-            let ((id, _), row) = found;
-            old_of.insert(id, row);
+        for (id, found) in unknown.iter().zip(self.store.multi_get::<Totals>(&unknown)?) {
+            let row = found.ok_or_else(|| IndexError::Corrupt(format!("address id {id} has no totals")))?;
+            old_of.insert(*id, row);
         }
         Ok(old_of)
     }
@@ -476,7 +501,7 @@ impl BtcIndexer {
         &self,
         plan: &Plan,
         header: &bitcoin::block::Header,
-        old_totals: &FxHashMap<AddressId, HistoryRow>,
+        old_totals: &FxHashMap<AddressId, AddrTotals>,
         state: State,
         undo: UndoPolicy,
     ) -> Result<Built<'_>, IndexError> {
@@ -489,16 +514,13 @@ impl BtcIndexer {
         w.create::<BlockByHeight>(&height, &row)?;
         w.create::<HeightByHash>(&block_ref.hash.0, &height)?;
 
-        // Two early coinbases repeat older txids (BIP30); the newer one takes
-        // the txid, as it did in Core's UTXO set.
-        let coinbase_txid = plan.txids[0].to_byte_array();
-        let old_coinbase = self.store.get::<TxNumByTxid>(&coinbase_txid)?;
-        w.change::<TxNumByTxid>(&coinbase_txid, &first_tx, old_coinbase.as_ref())?;
-        let mut by_txid: Vec<([u8; 32], TxNum)> =
-            (1u32..).zip(&plan.txids[1..]).map(|(pos, txid)| (txid.to_byte_array(), plan.tx_num(pos))).collect();
-        by_txid.sort_unstable();
-        for (txid, tx_num) in &by_txid {
-            w.create::<TxNumByTxid>(txid, tx_num)?;
+        // Each txid prefix's list gains the block's transactions; a prefix
+        // seen before (a 64-bit collision, or one of the two early coinbases
+        // that repeat older txids, BIP30) keeps its older numbers.
+        for (prefix, old, nums) in &plan.by_prefix {
+            let mut all = old.clone().unwrap_or(TxNums(Vec::new()));
+            all.0.extend_from_slice(nums);
+            w.change::<TxNumByTxid>(prefix, &all, old.as_ref())?;
         }
 
         let mut inputs = plan.spent.iter().peekable();
@@ -535,22 +557,24 @@ impl BtcIndexer {
         for (key, id) in new_addrs {
             w.create::<AddrIdByKey>(key, id)?;
         }
-        // Each address's rows in chain order, each carrying the running
-        // totals after its transaction, starting from the address's newest
-        // row before this block (or nothing, for a new address).
-        let mut totals: Vec<(AddressId, HistoryRow)> = Vec::new();
+        // Each address's rows in chain order, and its totals after the
+        // block, from its totals before it (or nothing, for a new address).
+        let mut totals: Vec<(AddressId, AddrTotals)> = Vec::new();
         let mut rows = plan.history.iter().peekable();
         while let Some(&&((id, _), _)) = rows.peek() {
             let corrupt = || IndexError::Corrupt(format!("the totals of address id {id} overflow at height {height}"));
-            let mut running = old_totals.get(&id).copied().unwrap_or(HistoryRow::empty(height));
+            let mut running = old_totals.get(&id).copied().unwrap_or(AddrTotals::empty(height));
             while let Some(((_, tx), (received, sent))) = rows.next_if(|((next, _), _)| *next == id) {
                 running.received = Sats(running.received.0.checked_add(*received).ok_or_else(corrupt)?);
                 running.sent = Sats(running.sent.0.checked_add(*sent).ok_or_else(corrupt)?);
                 running.tx_count += 1;
                 running.balance().map_err(|_| corrupt())?;
-                w.create::<History>(&(id, *tx), &running)?;
+                w.create::<History>(&(id, *tx), &HistoryRow { received: Sats(*received), sent: Sats(*sent) })?;
             }
             totals.push((id, running));
+        }
+        for (id, running) in &totals {
+            w.change::<Totals>(id, running, old_totals.get(id))?;
         }
 
         let clustered = cluster_through(&self.store, &mut w, height, state.clustered, self.clustering, &self.recent)?;
@@ -577,8 +601,8 @@ impl BtcIndexer {
 /// A block's batch, ready to write, and what the indexer keeps once it is.
 struct Built<'s> {
     batch: Batch<'s>,
-    /// Each touched address's new running totals.
-    totals: Vec<(AddressId, HistoryRow)>,
+    /// Each touched address's new totals.
+    totals: Vec<(AddressId, AddrTotals)>,
     /// The height clustered through.
     clustered: Option<Height>,
 }
@@ -611,6 +635,9 @@ struct Plan {
     /// What each transaction paid each of its addresses and took from it
     /// (received, sent), by history key, in key order.
     history: Vec<((AddressId, TxNum), (u64, u64))>,
+    /// The block's txid prefixes in key order, each with the numbers it held
+    /// before the block (nearly always none) and the block's numbers.
+    by_prefix: Vec<(TxidPrefix, Option<TxNums>, Vec<TxNum>)>,
 }
 
 impl Plan {
@@ -639,6 +666,7 @@ impl Plan {
             next_addr: 0,
             spent: Vec::with_capacity(txs.len() * 2),
             history: Vec::with_capacity(txs.len() * 4),
+            by_prefix: Vec::new(),
         })
     }
 

@@ -19,8 +19,8 @@ use super::error::IndexError;
 use super::indexer::{check_network, read_counter};
 use super::script::AddrKey;
 use super::tables::{
-    AddrIdByKey, AddrKeyById, BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink, ClusterMembers,
-    ClusterOf, ClusterSize, History, HistoryRow, OutputRow, Outputs, Spend, TxByNum, TxNumByTxid, TxRow, NETWORK_KEY,
+    tx_nums_of, AddrIdByKey, AddrKeyById, BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink,
+    ClusterMembers, ClusterOf, ClusterSize, History, OutputRow, Outputs, Spend, Totals, TxByNum, TxRow, NETWORK_KEY,
     NEXT_ADDR_KEY, NEXT_TX_KEY,
 };
 
@@ -197,8 +197,8 @@ fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrK
     })
 }
 
-/// The totals of `address` (text, for `network`): the running totals of its
-/// newest history row (one reverse seek) and that row's height. An address
+/// The totals of `address` (text, for `network`): its `btc_addr_total` row,
+/// and the height of its newest history row (one reverse seek). An address
 /// the index has never seen has zero totals and no first or last height.
 ///
 /// # Errors
@@ -207,14 +207,21 @@ fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrK
 pub fn address_summary(store: &Store, address: &str, network: Network) -> Result<AddressSummary, IndexError> {
     let key = parse_address(store, address, network)?;
     let text = key.to_text(network);
-    let newest = match store.get::<AddrIdByKey>(&key)? {
-        Some(id) => store.scan::<History>(&id.encode(), None, Direction::Reverse)?.next().transpose()?,
+    let found = match store.get::<AddrIdByKey>(&key)? {
+        Some(id) => {
+            let row = store
+                .get::<Totals>(&id)?
+                .ok_or_else(|| IndexError::Corrupt(format!("address id {id} has no totals")))?;
+            let newest = store.scan::<History>(&id.encode(), None, Direction::Reverse)?.next().transpose()?;
+            let ((_, tx), _) = newest.ok_or_else(|| IndexError::Corrupt(format!("address id {id} has no history")))?;
+            Some((id, tx, row))
+        }
         None => None,
     };
-    Ok(match newest {
-        Some(((id, tx), row)) => AddressSummary {
+    Ok(match found {
+        Some((id, tx, row)) => AddressSummary {
             address: text,
-            balance: row.balance().map_err(|_| corrupt_totals(id, tx))?,
+            balance: row.balance().map_err(|_| corrupt_totals(id))?,
             received: row.received,
             sent: row.sent,
             tx_count: row.tx_count,
@@ -233,8 +240,8 @@ pub fn address_summary(store: &Store, address: &str, network: Network) -> Result
     })
 }
 
-fn corrupt_totals(id: AddressId, tx: TxNum) -> IndexError {
-    IndexError::Corrupt(format!("the history row of address id {id} at tx {tx} sent more than it received"))
+fn corrupt_totals(id: AddressId) -> IndexError {
+    IndexError::Corrupt(format!("the totals of address id {id} sent more than they received"))
 }
 
 fn encode_cursor(tx: TxNum) -> String {
@@ -270,10 +277,9 @@ pub fn address_history(
     let limit = limit.clamp(1, MAX_PAGE);
     let prefix = id.encode();
     let start = from.map(|tx| (id, tx).encode());
-    // Rows carry running totals: what a transaction received and sent is
-    // the difference from the next older row, so read one row past the page
-    // (it is also the next page's cursor).
-    let mut rows: Vec<(TxNum, HistoryRow)> = Vec::with_capacity(limit + 1);
+    // One row past the page says whether there is a next page (its
+    // transaction is the next page's cursor).
+    let mut rows = Vec::with_capacity(limit + 1);
     for row in store.scan::<History>(&prefix, start.as_deref(), Direction::Reverse)? {
         let ((_, tx), entry) = row?;
         rows.push((tx, entry));
@@ -282,25 +288,21 @@ pub fn address_history(
             break;
         }
     }
-    let older: Vec<HistoryRow> = rows.iter().skip(1).map(|(_, row)| *row).collect();
     rows.truncate(limit);
     let nums: Vec<TxNum> = rows.iter().map(|(tx, _)| *tx).collect();
     let txs = store.multi_get::<TxByNum>(&nums)?;
     page.rows = rows
         .into_iter()
         .zip(txs)
-        .enumerate()
-        .map(|(i, ((tx, entry), row))| {
+        .map(|((tx, entry), row)| {
             let row =
                 row.ok_or_else(|| IndexError::Corrupt(format!("history of address id {id} names missing tx {tx}")))?;
-            let before = older.get(i).copied().unwrap_or(HistoryRow::empty(entry.first_seen));
-            let corrupt = || IndexError::Corrupt(format!("the totals of address id {id} shrink at tx {tx}"));
             Ok(HistoryEntry {
                 height: row.height,
                 txid: Txid::from_byte_array(row.txid),
                 position: row.position,
-                received: Sats(entry.received.0.checked_sub(before.received.0).ok_or_else(corrupt)?),
-                sent: Sats(entry.sent.0.checked_sub(before.sent.0).ok_or_else(corrupt)?),
+                received: entry.received,
+                sent: entry.sent,
             })
         })
         .collect::<Result<_, IndexError>>()?;
@@ -336,7 +338,7 @@ fn address_texts(store: &Store, ids: &[AddressId], network: Network) -> Result<V
 /// [`IndexError::InvalidTxid`], [`IndexError::UnknownTx`]; store errors.
 pub fn tx(store: &Store, txid: &str, network: Network) -> Result<TxView, IndexError> {
     let parsed = Txid::from_str(txid.trim()).map_err(|_| IndexError::InvalidTxid(txid.to_owned()))?;
-    let num = store.get::<TxNumByTxid>(&parsed.to_byte_array())?.ok_or(IndexError::UnknownTx(parsed))?;
+    let num = tx_nums_of(store, &[parsed.to_byte_array()])?[0].ok_or(IndexError::UnknownTx(parsed))?;
     let row = tx_rows(store, &[num])?.remove(0);
     let block = store
         .get::<BlockByHeight>(&row.height)?

@@ -6,7 +6,7 @@
 //! a test keeps the two in step.
 
 use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
-use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Table};
+use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Store, StoreError, Table};
 
 use super::coinjoin::CoinJoinKind;
 use super::script::AddrKey;
@@ -18,8 +18,10 @@ tables! {
     /// Height by block hash (internal byte order). Written by each block's
     /// batch; undone by its undo record.
     HeightByHash("btc_block_height"): [u8; 32] => Height;
-    /// Transaction number by txid (internal byte order).
-    TxNumByTxid("btc_txid"): [u8; 32] => TxNum;
+    /// The numbers of the transactions whose txid (internal byte order)
+    /// starts with the key's 8 bytes: nearly always one. Look txids up with
+    /// [`tx_nums_of`], which checks each candidate's full txid.
+    TxNumByTxid("btc_txid"): TxidPrefix => TxNums;
     /// Txid, height, position in block and spent outputs by transaction number.
     TxByNum("btc_tx"): TxNum => TxRow;
     /// Every output by `(tx number, vout)`: its address, value and spender.
@@ -29,9 +31,10 @@ tables! {
     /// Address key by address id.
     AddrKeyById("btc_addr_key"): AddressId => AddrKey;
     /// One row per (address, transaction touching it), in chain order, with
-    /// the address's running totals after that transaction: an address's
-    /// summary is its newest row.
+    /// what the transaction paid the address and took from it.
     History("btc_addr_history"): (AddressId, TxNum) => HistoryRow;
+    /// Every address's totals: its summary.
+    Totals("btc_addr_total"): AddressId => AddrTotals;
     /// The cluster of every address in a cluster of two or more, with the
     /// transaction that first linked it to another address. Written by the
     /// block that clusters the linking transaction; undone by its undo record.
@@ -51,7 +54,7 @@ tables! {
 /// The Bitcoin store's schema: its name, layout version and tables.
 pub static SCHEMA: Schema = Schema {
     name: "btc",
-    format: 3,
+    format: 4,
     tables: &[
         BlockByHeight::NAME,
         HeightByHash::NAME,
@@ -61,6 +64,7 @@ pub static SCHEMA: Schema = Schema {
         AddrIdByKey::NAME,
         AddrKeyById::NAME,
         History::NAME,
+        Totals::NAME,
         ClusterOf::NAME,
         ClusterMembers::NAME,
         ClusterSize::NAME,
@@ -100,6 +104,29 @@ pub(crate) fn get_varint(input: &mut &[u8]) -> Result<u64, CodecError> {
         value |= bits << shift;
         if byte & 0x80 == 0 {
             return Ok(value);
+        }
+    }
+    Err(CodecError::Invalid { what: "varint" })
+}
+
+/// Appends `value` as an unsigned LEB128 varint (for values that may pass
+/// 64 bits, such as an amount shifted to make room for a flag).
+fn put_wide_varint(out: &mut Vec<u8>, mut value: u128) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a varint written by [`put_wide_varint`] (at most 65 bits).
+fn get_wide_varint(input: &mut &[u8]) -> Result<u128, CodecError> {
+    let mut value = 0u128;
+    for shift in (0..70).step_by(7) {
+        let byte = take(input, 1)?[0];
+        value |= u128::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return (value >> 65 == 0).then_some(value).ok_or(CodecError::Invalid { what: "varint" });
         }
     }
     Err(CodecError::Invalid { what: "varint" })
@@ -239,27 +266,55 @@ impl Codec for OutputRow {
     }
 }
 
-/// One history row: the address's running totals after the row's
-/// transaction, `received:varint ‖ sent:varint ‖ tx_count:varint ‖
-/// first_seen:varint`. What the transaction itself paid or took is the
-/// difference from the address's previous row; its height and position are
-/// in its [`TxRow`].
+/// One history row: what the row's transaction paid the address and took
+/// from it, `received << 1 | (sent > 0)` as a varint, then `sent:varint` when
+/// it is not zero (most rows only receive or only spend). Its height and
+/// position are in its [`TxRow`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryRow {
-    /// The value of every output paying the address, up to this transaction.
+    /// The value of the transaction's outputs paying the address.
     pub received: Sats,
-    /// The value of its outputs spent, up to this transaction.
+    /// The value of the address's outputs the transaction spent.
     pub sent: Sats,
-    /// Transactions that pay it or spend from it (each counted once), this one included.
+}
+
+impl Codec for HistoryRow {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        let head = (u128::from(self.received.0) << 1) | u128::from(self.sent.0 > 0);
+        put_wide_varint(out, head);
+        if self.sent.0 > 0 {
+            put_varint(out, self.sent.0);
+        }
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        let head = get_wide_varint(input)?;
+        let received = u64::try_from(head >> 1).map_err(|_| CodecError::Invalid { what: "history amount" })?;
+        let sent = if head & 1 == 1 { get_varint(input)? } else { 0 };
+        if head & 1 == 1 && sent == 0 {
+            return Err(CodecError::Invalid { what: "history amount" });
+        }
+        Ok(HistoryRow { received: Sats(received), sent: Sats(sent) })
+    }
+}
+
+/// An address's totals over all its transactions: `received:varint ‖
+/// sent:varint ‖ tx_count:varint ‖ first_seen:varint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrTotals {
+    /// The value of every output paying the address.
+    pub received: Sats,
+    /// The value of its outputs spent.
+    pub sent: Sats,
+    /// Transactions that pay it or spend from it, each counted once.
     pub tx_count: u64,
     /// The height of its first transaction.
     pub first_seen: Height,
 }
 
-impl HistoryRow {
+impl AddrTotals {
     /// The totals before an address's first transaction, which is at `height`.
-    pub fn empty(height: Height) -> HistoryRow {
-        HistoryRow { received: Sats(0), sent: Sats(0), tx_count: 0, first_seen: height }
+    pub fn empty(height: Height) -> AddrTotals {
+        AddrTotals { received: Sats(0), sent: Sats(0), tx_count: 0, first_seen: height }
     }
 
     /// Received minus sent: the value of its unspent outputs.
@@ -267,11 +322,11 @@ impl HistoryRow {
     /// # Errors
     /// [`CodecError::Invalid`] when more was sent than received (a corrupt row).
     pub fn balance(&self) -> Result<Sats, CodecError> {
-        self.received.0.checked_sub(self.sent.0).map(Sats).ok_or(CodecError::Invalid { what: "history totals" })
+        self.received.0.checked_sub(self.sent.0).map(Sats).ok_or(CodecError::Invalid { what: "address totals" })
     }
 }
 
-impl Codec for HistoryRow {
+impl Codec for AddrTotals {
     fn encode_to(&self, out: &mut Vec<u8>) {
         put_varint(out, self.received.0);
         put_varint(out, self.sent.0);
@@ -279,7 +334,7 @@ impl Codec for HistoryRow {
         put_varint(out, self.first_seen.get());
     }
     fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
-        let row = HistoryRow {
+        let row = AddrTotals {
             received: Sats(get_varint(input)?),
             sent: Sats(get_varint(input)?),
             tx_count: get_varint(input)?,
@@ -288,6 +343,76 @@ impl Codec for HistoryRow {
         row.balance()?;
         Ok(row)
     }
+}
+
+/// The first 8 bytes of a txid (internal byte order): the key of
+/// `btc_txid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxidPrefix(pub [u8; 8]);
+
+impl TxidPrefix {
+    /// The prefix of `txid`.
+    pub fn of(txid: &[u8; 32]) -> TxidPrefix {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&txid[..8]);
+        TxidPrefix(prefix)
+    }
+}
+
+impl Codec for TxidPrefix {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(TxidPrefix(<[u8; 8]>::decode_from(input)?))
+    }
+}
+
+/// The transaction numbers under one txid prefix, oldest first, as
+/// varints (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxNums(pub Vec<TxNum>);
+
+impl Codec for TxNums {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        for num in &self.0 {
+            put_varint(out, num.0);
+        }
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        let mut nums = Vec::with_capacity(1);
+        while !input.is_empty() || nums.is_empty() {
+            nums.push(TxNum(get_varint(input)?));
+        }
+        Ok(TxNums(nums))
+    }
+}
+
+/// The numbers of the transactions with each of `txids` (internal byte
+/// order), in the order of `txids`: `btc_txid` gives the candidates under
+/// each prefix, and each candidate's `btc_tx` row says whether its full txid
+/// matches. Of two transactions with one txid (BIP30) the newer wins.
+///
+/// # Errors
+/// [`StoreError::Read`] or [`StoreError::Decode`].
+pub fn tx_nums_of(store: &Store, txids: &[[u8; 32]]) -> Result<Vec<Option<TxNum>>, StoreError> {
+    let prefixes: Vec<TxidPrefix> = txids.iter().map(TxidPrefix::of).collect();
+    let found = store.multi_get::<TxNumByTxid>(&prefixes)?;
+    let candidates: Vec<TxNum> = found.iter().flatten().flat_map(|nums| nums.0.iter().copied()).collect();
+    let mut rows = store.multi_get::<TxByNum>(&candidates)?.into_iter();
+    Ok(txids
+        .iter()
+        .zip(found)
+        .map(|(txid, nums)| {
+            let nums = nums.map(|nums| nums.0).unwrap_or_default();
+            let rows: Vec<Option<TxRow>> = rows.by_ref().take(nums.len()).collect();
+            nums.into_iter()
+                .zip(rows)
+                .rev()
+                .find(|(_, row)| row.as_ref().is_some_and(|row| &row.txid == txid))
+                .map(|(num, _)| num)
+        })
+        .collect())
 }
 
 /// Where an address sits in the clusters: `cluster:varint ‖ tx:varint`.
@@ -388,13 +513,20 @@ mod tests {
                 round_trip(OutputRow { address, value: Sats(21_000_000 * 100_000_000), spent_by });
             }
         }
-        round_trip(HistoryRow { received: Sats(50), sent: Sats(0), tx_count: 1, first_seen: Height::GENESIS });
-        round_trip(HistoryRow {
+        for (received, sent) in [(0, 0), (50, 0), (0, 7), (3, 4), (u64::MAX, u64::MAX), (u64::MAX, 0)] {
+            round_trip(HistoryRow { received: Sats(received), sent: Sats(sent) });
+        }
+        assert_eq!(HistoryRow { received: Sats(60), sent: Sats(0) }.encode().len(), 1);
+        round_trip(AddrTotals { received: Sats(50), sent: Sats(0), tx_count: 1, first_seen: Height::GENESIS });
+        round_trip(AddrTotals {
             received: Sats(u64::MAX),
             sent: Sats(u64::MAX),
             tx_count: 9,
             first_seen: Height::new(7),
         });
+        round_trip(TxidPrefix([3; 8]));
+        round_trip(TxNums(vec![TxNum(0)]));
+        round_trip(TxNums(vec![TxNum(5), TxNum(1 << 40)]));
     }
 
     #[test]
@@ -420,7 +552,11 @@ mod tests {
         assert!(TxRow::decode(&too_many).is_err());
         assert!(Spend::decode(&[0, 0x80, 0x80, 0x80, 0x80, 0x10]).is_err());
         // More sent than received.
-        assert!(HistoryRow::decode(&[1, 2, 1, 0]).is_err());
+        assert!(AddrTotals::decode(&[1, 2, 1, 0]).is_err());
+        // A history row flagged as spending that spends nothing; an amount past 64 bits.
+        assert!(HistoryRow::decode(&[1, 0]).is_err());
+        assert!(HistoryRow::decode(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x04]).is_err());
+        assert!(TxNums::decode(&[]).is_err());
     }
 
     #[test]
