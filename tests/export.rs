@@ -156,7 +156,18 @@ eth = db.execute(f"""
     GROUP BY address, asset""").fetchall()
 outputs = db.execute(f"""
     SELECT count(*), count(spender_txid) FROM read_parquet('{out}/btc/outputs/*/*.parquet')""").fetchone()
-json.dump({"btc": btc, "eth": eth, "outputs": outputs}, sys.stdout)
+# The spender columns against the inputs that spend each output: named when
+# the spender is in a block up to the run's last block (first run: 60, for
+# the outputs of blocks up to 60; second: 130), null otherwise.
+spenders = db.execute(f"""
+    WITH o AS (SELECT *, CASE WHEN height <= 60 THEN 60 ELSE 130 END AS through
+               FROM read_parquet('{out}/btc/outputs/*/*.parquet')),
+         i AS (SELECT * FROM read_parquet('{out}/btc/inputs/*/*.parquet'))
+    SELECT count(*) FILTER (WHERE (i.txid IS NOT NULL AND i.height <= o.through) != (o.spender_txid IS NOT NULL)
+                              OR o.spender_txid != i.txid OR o.spender_vin != i.vin OR o.spender_height != i.height),
+           count(*) FILTER (WHERE o.spender_txid IS NULL AND i.txid IS NOT NULL)
+    FROM o LEFT JOIN i ON i.prev_txid = o.txid AND i.prev_vout = o.vout""").fetchone()
+json.dump({"btc": btc, "eth": eth, "outputs": outputs, "spenders": spenders}, sys.stdout)
 "#;
 
 #[test]
@@ -235,6 +246,8 @@ fn export_is_incremental_and_duckdb_and_spark_agree_with_the_stores() {
         let got = (row[1].as_u64().unwrap(), row[2].as_u64().unwrap(), row[3].as_u64().unwrap());
         assert_eq!(got, (summary.received.0, summary.sent.0, summary.tx_count), "{address}");
     }
+    assert_eq!(totals["spenders"][0], 0, "spender columns agree with the inputs");
+    assert!(totals["spenders"][1].as_u64().unwrap() > 0, "outputs of blocks up to 60 spent later keep null spenders");
     let spent = totals["outputs"][1].as_u64().unwrap();
     assert!(spent > 0 && spent < totals["outputs"][0].as_u64().unwrap(), "{}", totals["outputs"]);
     let eth_store =
@@ -303,6 +316,7 @@ fn export_is_incremental_and_duckdb_and_spark_agree_with_the_stores() {
     let spark = Command::new(python()).args(&args).output().expect("python runs");
     let stderr = String::from_utf8_lossy(&spark.stderr);
     assert!(spark.status.success(), "the Spark job failed: {}\n{stderr}", spark.status);
+    stderr.lines().filter(|l| l.starts_with("clusters.py:")).for_each(|l| eprintln!("{l}"));
     eprintln!("Spark job (local[2], session start included): {:.1} s", started.elapsed().as_secs_f64());
 
     let addresses: Vec<&str> = btc_rows.iter().map(|r| r[0].as_str().unwrap()).collect();
