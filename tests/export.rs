@@ -205,6 +205,14 @@ fn export_is_incremental_and_duckdb_and_spark_agree_with_the_stores() {
     assert!(err.contains("overlap the exported partition 0000000040-0000000060") || err.contains("40-60"), "{err}");
     assert!(err.contains("from block 61"), "{err}");
 
+    // What a run killed half-way leaves: a partition without a manifest,
+    // a file where the rename happened and a temporary file where it did
+    // not. The next run writes that partition again.
+    let crashed = out.join("btc/outputs/block_range=0000000061-0000000130");
+    std::fs::create_dir_all(&crashed).unwrap();
+    std::fs::write(crashed.join("data.parquet"), b"not parquet").unwrap();
+    std::fs::write(crashed.join(".data.parquet.tmp-1"), b"half").unwrap();
+
     // The second: both chains, from after the last partition to the tips.
     let second = run_ok(&data, &export(&["--json"]));
     let summary: Value = serde_json::from_str(&second).unwrap();
@@ -229,6 +237,8 @@ fn export_is_incremental_and_duckdb_and_spark_agree_with_the_stores() {
     for table in ["btc/outputs/block_range=0000000061-0000000130", "eth/transfers/block_range=0000000000-0000000010"] {
         assert!(added.iter().any(|p| p.starts_with(table)), "{table} added: {added:?}");
     }
+    assert!(!crashed.join(".data.parquet.tmp-1").exists(), "the interrupted run's temporary file is gone");
+    assert_ne!(std::fs::read(crashed.join("data.parquet")).unwrap(), b"not parquet");
     let again = run_ok(&data, &export(&[]));
     assert!(again.contains("btc: nothing written (nothing new"), "{again}");
 

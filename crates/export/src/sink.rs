@@ -142,6 +142,7 @@ impl TableWriter {
         let dir = path.parent().expect("a table file is inside a partition directory");
         std::fs::create_dir_all(dir).map_err(ExportError::io(dir))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data.parquet");
+        remove_temps(dir, name)?;
         let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&temp).map_err(ExportError::io(&temp))?;
         let schema = arrow_schema(spec);
@@ -206,6 +207,19 @@ impl TableWriter {
         std::fs::rename(&self.temp, &self.path).map_err(ExportError::io(&self.path))?;
         Ok(WrittenFile { table: self.spec.name.to_owned(), path: self.relative, rows: self.rows, bytes, sha256 })
     }
+}
+
+/// Removes what an interrupted run left of `name` in `dir`: its temporary
+/// files (the partition has no manifest, or this run would not write it).
+fn remove_temps(dir: &Path, name: &str) -> Result<(), ExportError> {
+    let prefix = format!(".{name}.tmp-");
+    for entry in std::fs::read_dir(dir).map_err(ExportError::io(dir))? {
+        let path = entry.map_err(ExportError::io(dir))?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)) {
+            std::fs::remove_file(&path).map_err(ExportError::io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Size and SHA-256 of a file.
