@@ -14,6 +14,8 @@
 #   tags   importing 1,000,000 tags, memory, lookup latency
 #   trace  tracing 100 seeds on 1M- and 5M-transaction chains
 #   load   200 API clients while indexing: kept store handles vs. an open per request
+#   btc-scale  Bitcoin at 2M and 20M txs: tx/s per tenth, memory, B/tx per table, mainnet projection (not in ALL: long)
+#   eth-scale  Ethereum, 1M transfers replayed from a loopback server: indexing vs. fetch-only (not in ALL)
 #   all    the same as no argument
 #
 # Rows. When the environment variable BENCH_ROWS names a file, a benchmark
@@ -35,7 +37,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 ALL=(btc eth tags trace load)
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 
 run_all() {
   local rows failed=()

@@ -8,6 +8,7 @@
 //! written down in `SCHEMA.md` beside this crate, which a test keeps in step
 //! with the code.
 
+pub mod bench;
 mod codec;
 mod db;
 mod error;

@@ -74,62 +74,159 @@ pub struct BlkDirLayout {
 ///
 /// [`SimError::Write`] naming the file or directory that could not be created or written.
 pub fn write_blocks_dir(dir: &Path, blocks: &[Block], options: &BlkDirOptions) -> Result<BlkDirLayout, SimError> {
-    let blocks_dir = dir.join("blocks");
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| SimError::Write { path, source }
-    };
-    fs::create_dir_all(&blocks_dir).map_err(io_err(&blocks_dir))?;
-    for entry in fs::read_dir(&blocks_dir).map_err(io_err(&blocks_dir))? {
-        let path = entry.map_err(io_err(&blocks_dir))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name == "xor.dat" || (name.starts_with("blk") && name.ends_with(".dat")) {
-            fs::remove_file(&path).map_err(io_err(&path))?;
-        }
+    let mut files = FileWriter::create(dir, options)?;
+    for block in write_order(blocks, &options.stale, options.shuffle) {
+        files.write(block)?;
     }
-    if let Some(key) = options.xor_key {
-        let path = blocks_dir.join("xor.dat");
-        fs::write(&path, key).map_err(io_err(&path))?;
+    files.finish()
+}
+
+/// Writes a best chain to `dir/blocks/` block by block as it is built, in Bitcoin Core's layout, without holding
+/// it in memory: the streaming form of [`write_blocks_dir`] (no stale blocks; with `shuffle`, each window of 16
+/// blocks after the genesis block is written in a shuffled order, as there).
+pub struct BlkDirStream {
+    files: FileWriter,
+    shuffle: Option<ChaCha20Rng>,
+    window: Vec<Block>,
+    started: bool,
+}
+
+impl BlkDirStream {
+    /// Starts `dir/blocks/` afresh (see [`write_blocks_dir`]); `options.stale` must be empty.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Write`] naming the file or directory that could not be created or written.
+    pub fn create(dir: &Path, options: &BlkDirOptions) -> Result<BlkDirStream, SimError> {
+        assert!(options.stale.is_empty(), "a block stream takes no stale blocks");
+        Ok(BlkDirStream {
+            files: FileWriter::create(dir, options)?,
+            shuffle: options.shuffle.then(|| ChaCha20Rng::seed_from_u64(SHUFFLE_SEED)),
+            window: Vec::with_capacity(SHUFFLE_WINDOW),
+            started: false,
+        })
     }
 
-    let order = write_order(blocks, &options.stale, options.shuffle);
-    let magic = Network::Regtest.magic().to_bytes();
-    let key = options.xor_key.unwrap_or([0; 8]);
-    let mut layout = BlkDirLayout::default();
-    let mut out: Option<(PathBuf, BufWriter<File>)> = None;
-    let mut pos = 0u64;
-    let mut record = Vec::new();
-    for block in order {
+    /// Adds the next block of the best chain (the genesis block first).
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Write`] naming the file that could not be written.
+    pub fn push(&mut self, block: Block) -> Result<(), SimError> {
+        if !self.started || self.shuffle.is_none() {
+            self.started = true;
+            return self.files.write(&block);
+        }
+        self.window.push(block);
+        if self.window.len() == SHUFFLE_WINDOW {
+            self.flush_window()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the blocks still buffered and closes the last file.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Write`] naming the file that could not be written.
+    pub fn finish(mut self) -> Result<BlkDirLayout, SimError> {
+        self.flush_window()?;
+        self.files.finish()
+    }
+
+    fn flush_window(&mut self) -> Result<(), SimError> {
+        if let Some(rng) = &mut self.shuffle {
+            self.window.shuffle(rng);
+        }
+        for block in std::mem::take(&mut self.window) {
+            self.files.write(&block)?;
+        }
+        Ok(())
+    }
+}
+
+/// The blk files being written: records appended to the current file, a new file when it would grow too large.
+struct FileWriter {
+    blocks_dir: PathBuf,
+    max_file_size: u64,
+    key: [u8; 8],
+    layout: BlkDirLayout,
+    out: Option<(PathBuf, BufWriter<File>)>,
+    pos: u64,
+    record: Vec<u8>,
+}
+
+/// A closure turning an I/O error into [`SimError::Write`] for `path`.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimError {
+    let path = path.to_owned();
+    move |source| SimError::Write { path, source }
+}
+
+impl FileWriter {
+    /// Empties `dir/blocks/` of blk files and `xor.dat`, and writes the new `xor.dat` when obfuscating.
+    fn create(dir: &Path, options: &BlkDirOptions) -> Result<FileWriter, SimError> {
+        let blocks_dir = dir.join("blocks");
+        fs::create_dir_all(&blocks_dir).map_err(io_err(&blocks_dir))?;
+        for entry in fs::read_dir(&blocks_dir).map_err(io_err(&blocks_dir))? {
+            let path = entry.map_err(io_err(&blocks_dir))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name == "xor.dat" || (name.starts_with("blk") && name.ends_with(".dat")) {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+        if let Some(key) = options.xor_key {
+            let path = blocks_dir.join("xor.dat");
+            fs::write(&path, key).map_err(io_err(&path))?;
+        }
+        Ok(FileWriter {
+            blocks_dir,
+            max_file_size: options.max_file_size,
+            key: options.xor_key.unwrap_or([0; 8]),
+            layout: BlkDirLayout::default(),
+            out: None,
+            pos: 0,
+            record: Vec::new(),
+        })
+    }
+
+    /// Appends one record.
+    fn write(&mut self, block: &Block) -> Result<(), SimError> {
+        let record = &mut self.record;
         record.clear();
-        record.extend_from_slice(&magic);
+        record.extend_from_slice(&Network::Regtest.magic().to_bytes());
         record.extend_from_slice(&[0; 4]);
-        consensus::encode::Encodable::consensus_encode(block, &mut record).expect("writing to a Vec cannot fail");
+        consensus::encode::Encodable::consensus_encode(block, record).expect("writing to a Vec cannot fail");
         let len = u32::try_from(record.len() - 8).expect("a block is under 4 GiB");
         record[4..8].copy_from_slice(&len.to_le_bytes());
-        if out.is_none() || (pos > 0 && pos + record.len() as u64 > options.max_file_size) {
-            if let Some((path, mut file)) = out.take() {
+        if self.out.is_none() || (self.pos > 0 && self.pos + record.len() as u64 > self.max_file_size) {
+            if let Some((path, mut file)) = self.out.take() {
                 file.flush().map_err(io_err(&path))?;
             }
-            let path = blocks_dir.join(format!("blk{:05}.dat", layout.files.len()));
+            let path = self.blocks_dir.join(format!("blk{:05}.dat", self.layout.files.len()));
             let file = File::create(&path).map_err(io_err(&path))?;
-            layout.files.push(path.clone());
-            out = Some((path, BufWriter::with_capacity(1 << 20, file)));
-            pos = 0;
+            self.layout.files.push(path.clone());
+            self.out = Some((path, BufWriter::with_capacity(1 << 20, file)));
+            self.pos = 0;
         }
-        let (path, file) = out.as_mut().expect("a file was opened above");
-        let file_no = u32::try_from(layout.files.len() - 1).expect("fewer than 2^32 files");
-        layout.records.push(BlkRecord { hash: block.block_hash(), file: file_no, offset: pos, len });
+        let (path, file) = self.out.as_mut().expect("a file was opened above");
+        let file_no = u32::try_from(self.layout.files.len() - 1).expect("fewer than 2^32 files");
+        self.layout.records.push(BlkRecord { hash: block.block_hash(), file: file_no, offset: self.pos, len });
         for (i, byte) in record.iter_mut().enumerate() {
-            *byte ^= key[((pos + i as u64) % 8) as usize];
+            *byte ^= self.key[((self.pos + i as u64) % 8) as usize];
         }
-        file.write_all(&record).map_err(io_err(path))?;
-        pos += record.len() as u64;
-        layout.bytes += record.len() as u64;
+        file.write_all(record).map_err(io_err(path))?;
+        self.pos += record.len() as u64;
+        self.layout.bytes += record.len() as u64;
+        Ok(())
     }
-    if let Some((path, mut file)) = out {
-        file.flush().map_err(io_err(&path))?;
+
+    /// Flushes the last file and returns what was written.
+    fn finish(mut self) -> Result<BlkDirLayout, SimError> {
+        if let Some((path, mut file)) = self.out.take() {
+            file.flush().map_err(io_err(&path))?;
+        }
+        Ok(self.layout)
     }
-    Ok(layout)
 }
 
 /// The order blocks are written in: best chain (maybe shuffled), each stale block after the best-chain block of

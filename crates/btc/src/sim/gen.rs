@@ -70,6 +70,42 @@ pub(crate) struct ChangeTo {
     pub fresh: f64,
 }
 
+/// Mainnet-like shapes on top of everyday traffic, for scale benchmarks ([`crate::sim::simulate_shaped_to_dir`]).
+/// A chain built without them is exactly the chain the generator always built for its [`SimConfig`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shape {
+    /// Chance that an everyday output is held rather than spendable from the next block: long-lived coins, so the
+    /// UTXO set grows with the chain as mainnet's does.
+    pub hold_share: f64,
+    /// A held coin becomes spendable after a log-uniform wait of 10 to this many blocks (most never return within
+    /// a chain shorter than this).
+    pub hold_max_blocks: u32,
+    /// Exchange-like hot wallets: services that receive and change to one reused address each, so each address
+    /// gathers a huge history.
+    pub hot_wallets: u32,
+    /// Chance that a payment, batch-payout output or peel hop pays a hot wallet rather than the drawn counterparty.
+    pub hot_share: f64,
+    /// New users joining per block (new keys, so the address count grows with the chain).
+    pub new_users_per_block: u32,
+    /// Placeholder keys and signatures ([`super::wallet::Wallet::placeholder`]): no elliptic-curve work, so chains
+    /// of tens of millions of transactions build in minutes; their signatures do not verify.
+    pub placeholder_keys: bool,
+}
+
+impl Shape {
+    /// The shapes the scale benchmark uses for blocks of `txs_per_block` transactions.
+    pub fn mainnet_like(txs_per_block: u32) -> Shape {
+        Shape {
+            hold_share: 0.15,
+            hold_max_blocks: 500_000,
+            hot_wallets: 4,
+            hot_share: 0.08,
+            new_users_per_block: (txs_per_block / 8).max(1),
+            placeholder_keys: true,
+        }
+    }
+}
+
 /// Everything a block is built from. Scenario plans read and change it through the shape builders.
 pub(crate) struct World {
     pub secp: Secp256k1<All>,
@@ -80,13 +116,26 @@ pub(crate) struct World {
     pub height: u32,
     /// Target transactions per block (besides the coinbase).
     pub target: u32,
+    /// Mainnet-like shapes, when asked for.
+    pub shape: Option<Shape>,
+    /// The hot wallets' owner ids (empty without [`Shape::hot_wallets`]).
+    pub hot: Vec<u32>,
 }
 
 impl World {
     fn new(rng: ChaCha20Rng, target: u32) -> Self {
         // The context is blinded with system randomness against side channels; that changes no key, signature or
         // nonce (ECDSA nonces are RFC6979, Schnorr ones use no auxiliary randomness), so output stays deterministic.
-        World { secp: Secp256k1::new(), rng, wallet: Wallet::new(), peels: Vec::new(), height: 0, target }
+        World {
+            secp: Secp256k1::new(),
+            rng,
+            wallet: Wallet::new(),
+            peels: Vec::new(),
+            height: 0,
+            target,
+            shape: None,
+            hot: Vec::new(),
+        }
     }
 
     /// Adds an owner with one address and returns its id.
@@ -110,13 +159,27 @@ impl World {
         }
         let users = 100 + 8 * self.target;
         for _ in 0..users {
-            let kind = match self.rng.gen_range(0..100) {
-                0..45 => Kind::P2wpkh,
-                45..70 => Kind::P2pkh,
-                70..90 => Kind::P2tr,
-                _ => Kind::P2shMultisig,
-            };
-            self.add_owner(kind, Role::User);
+            self.add_user();
+        }
+    }
+
+    /// Adds a user of a random script type.
+    fn add_user(&mut self) {
+        let kind = match self.rng.gen_range(0..100) {
+            0..45 => Kind::P2wpkh,
+            45..70 => Kind::P2pkh,
+            70..90 => Kind::P2tr,
+            _ => Kind::P2shMultisig,
+        };
+        self.add_owner(kind, Role::User);
+    }
+
+    /// Adds the shape's hot wallets (services with one address each).
+    fn add_hot_wallets(&mut self) {
+        let count = self.shape.as_ref().map_or(0, |s| s.hot_wallets);
+        for _ in 0..count {
+            let id = self.add_owner(Kind::P2wpkh, Role::Service);
+            self.hot.push(id);
         }
     }
 
@@ -136,19 +199,24 @@ impl World {
         }
     }
 
-    /// An output paying `value` to `slot`, as bare P2PK with probability `p2pk` when the slot is P2PKH.
+    /// An output paying `value` to `slot`, as bare P2PK with probability `p2pk` when the slot is P2PKH (with real
+    /// keys).
     pub fn pay(&mut self, slot: u32, value: u64, p2pk: f64) -> Out {
         let s = &self.wallet.slots[slot as usize];
+        // Placeholder keys are not curve points, so their slots never receive bare P2PK outputs.
         if s.kind == Kind::P2pkh && self.rng.gen_bool(p2pk) {
-            let script = s.p2pk_script().expect("a P2PKH slot has a single key");
-            Out { value, script, to: Some((slot, true)) }
-        } else {
-            Out { value, script: s.script_pubkey.clone(), to: Some((slot, false)) }
+            if let Some(script) = s.p2pk_script() {
+                return Out { value, script, to: Some((slot, true)) };
+            }
         }
+        Out { value, script: s.script_pubkey.clone(), to: Some((slot, false)) }
     }
 
-    /// A receiving address of `owner` (fresh with probability `fresh`).
+    /// A receiving address of `owner` (fresh with probability `fresh`; a hot wallet always reuses its one address).
     pub fn slot_of(&mut self, owner: u32, fresh: f64) -> u32 {
+        if self.hot.contains(&owner) {
+            return self.wallet.owners[owner as usize].slots[0];
+        }
         if fresh >= 1.0 {
             self.wallet.new_slot(&self.secp, &mut self.rng, owner)
         } else {
@@ -156,8 +224,17 @@ impl World {
         }
     }
 
-    /// A random user or, with probability `service`, a random service, other than `not`.
+    /// A random user or, with probability `service`, a random service, other than `not`; with mainnet-like
+    /// shapes, a hot wallet with probability [`Shape::hot_share`].
     pub fn counterparty(&mut self, not: u32, service: f64) -> u32 {
+        if let Some(shape) = &self.shape {
+            if !self.hot.is_empty() && self.rng.gen_bool(shape.hot_share) {
+                let id = self.hot[self.rng.gen_range(0..self.hot.len())];
+                if id != not {
+                    return id;
+                }
+            }
+        }
         loop {
             let ids = if self.rng.gen_bool(service) { &self.wallet.services } else { &self.wallet.users };
             let id = ids[self.rng.gen_range(0..ids.len())];
@@ -422,11 +499,21 @@ pub(crate) struct Generator {
     tx_count: u64,
     /// Figures of addresses outside the wallet (the genesis output).
     foreign: Vec<(String, AddressStats)>,
+    /// Coins held by [`Shape::hold_share`]: (first height that may spend it, sequence number) to coin.
+    held: std::collections::BTreeMap<(u32, u64), Utxo>,
+    /// Coins held so far, numbering them.
+    held_seq: u64,
 }
 
 impl Generator {
     /// A generator at the genesis block for `cfg`.
     pub fn new(cfg: &SimConfig) -> Self {
+        Generator::with_shape(cfg, None)
+    }
+
+    /// A generator at the genesis block for `cfg`, with mainnet-like `shape` when given (without it, the same
+    /// generator as [`Generator::new`]).
+    pub fn with_shape(cfg: &SimConfig, shape: Option<Shape>) -> Self {
         let genesis = genesis_block(Network::Regtest);
         let mut foreign = Vec::new();
         for out in &genesis.txdata[0].output {
@@ -436,10 +523,22 @@ impl Generator {
             }
         }
         let mut world = World::new(ChaCha20Rng::seed_from_u64(cfg.seed), cfg.txs_per_block);
+        world.wallet.placeholder = shape.as_ref().is_some_and(|s| s.placeholder_keys);
+        world.shape = shape;
         world.populate();
+        world.add_hot_wallets();
         let mut plan = cfg.scenario.plan();
         plan.setup(&mut world);
-        Generator { world, plan, blocks: vec![genesis], segment: (0, cfg.seed), tx_count: 1, foreign }
+        Generator {
+            world,
+            plan,
+            blocks: vec![genesis],
+            segment: (0, cfg.seed),
+            tx_count: 1,
+            foreign,
+            held: Default::default(),
+            held_seq: 0,
+        }
     }
 
     /// Height of the last block built.
@@ -450,6 +549,38 @@ impl Generator {
     /// The blocks built so far, genesis first.
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
+    }
+
+    /// Transactions built so far, coinbases included.
+    pub fn tx_count(&self) -> u64 {
+        self.tx_count
+    }
+
+    /// The number of addresses used so far, and the `n` busiest: (address, transactions touching it), busiest first.
+    pub fn busiest(&self, n: usize) -> (u64, Vec<(String, u64)>) {
+        let wallet = &self.world.wallet;
+        let mut used: Vec<(u64, u32)> = (0..wallet.slots.len() as u32)
+            .map(|slot| (wallet.stats[slot as usize].tx_count, slot))
+            .filter(|&(count, _)| count > 0)
+            .collect();
+        let total = used.len() as u64;
+        used.sort_unstable_by(|a, b| b.cmp(a));
+        let top = used.iter().take(n).map(|&(count, slot)| (wallet.slots[slot as usize].address.clone(), count));
+        (total, top.collect())
+    }
+
+    /// Coins held by [`Shape::hold_share`] right now.
+    pub fn held_coins(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Hands over the blocks built since the last call, in height order, keeping only the last one (the next
+    /// block's parent) unless `all`; after `take_blocks(true)` the generator builds no more blocks. For chains too
+    /// large to hold in memory.
+    pub fn take_blocks(&mut self, all: bool) -> Vec<Block> {
+        let keep = if all { 0 } else { 1.min(self.blocks.len()) };
+        let kept = self.blocks.split_off(self.blocks.len() - keep);
+        std::mem::replace(&mut self.blocks, kept)
     }
 
     /// Switches to a branch: later blocks draw from randomness seeded by `seed` and mark their coinbase with it.
@@ -465,6 +596,17 @@ impl Generator {
         self.world.height += 1;
         let height = self.world.height;
         self.world.wallet.mature(height);
+        if let Some(new_users) = self.world.shape.as_ref().map(|s| s.new_users_per_block) {
+            for _ in 0..new_users {
+                self.world.add_user();
+            }
+            while let Some(entry) = self.held.first_entry() {
+                if entry.key().0 > height {
+                    break;
+                }
+                self.world.wallet.credit(entry.remove());
+            }
+        }
         let (drafts, scripted) = self.draft_block();
         let signed = sign_all(&self.world.secp, &self.world.wallet.slots, &drafts);
         let scripted_txids: Vec<Txid> = signed[..scripted].iter().map(|(_, txid)| *txid).collect();
@@ -528,7 +670,15 @@ impl Generator {
             let utxo = Utxo { outpoint: OutPoint { txid, vout }, value: out.value, slot, p2pk };
             match draft.peel {
                 Some(chain) if draft.change == Some(vout) => self.world.peels[chain].coin = Some(utxo),
-                _ => wallet.credit(utxo),
+                _ => match self.world.shape.as_ref().filter(|s| self.world.rng.gen_bool(s.hold_share)) {
+                    Some(shape) => {
+                        let max = f64::from(shape.hold_max_blocks.max(11));
+                        let wait = (10f64.ln() + self.world.rng.gen::<f64>() * (max.ln() - 10f64.ln())).exp();
+                        self.held_seq += 1;
+                        self.held.insert((self.world.height.saturating_add(wait as u32), self.held_seq), utxo);
+                    }
+                    None => wallet.credit(utxo),
+                },
             }
         }
         // A transaction that both spends from and pays to an address counts once for it.

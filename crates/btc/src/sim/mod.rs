@@ -29,7 +29,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
-pub use blkdir::{write_blocks_dir, BlkDirLayout, BlkDirOptions, BlkRecord, CORE_MAX_FILE_SIZE};
+pub use blkdir::{write_blocks_dir, BlkDirLayout, BlkDirOptions, BlkDirStream, BlkRecord, CORE_MAX_FILE_SIZE};
+pub use gen::Shape;
 pub use laundering::{
     AgreedPath, Case, CaseCoin, CaseTag, Deposit, MixedTx, MixerTruth, Offramp, Seed, Taint, TAGS_FILE,
 };
@@ -256,4 +257,75 @@ fn xor_key_for(seed: u64) -> [u8; 8] {
             return key;
         }
     }
+}
+
+/// What [`simulate_shaped_to_dir`] wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapedSummary {
+    /// The chain's configuration.
+    pub config: SimConfig,
+    /// The shapes it was built with.
+    pub shape: Shape,
+    /// Blocks written, genesis included.
+    pub blocks: u64,
+    /// Transactions, coinbases included.
+    pub txs: u64,
+    /// Addresses the wallets created.
+    pub addresses: u64,
+    /// Coins still held long at the tip (never spent on this chain).
+    pub held_coins: u64,
+    /// Bytes written to blk files.
+    pub bytes: u64,
+    /// Height of the tip.
+    pub tip_height: Height,
+    /// The busiest addresses: (address, transactions touching it), busiest first, at most ten.
+    pub busiest: Vec<(String, u64)>,
+}
+
+/// Builds the chain `cfg` describes with mainnet-like `shape` and writes `out/blocks/blk*.dat` (shuffled within
+/// windows and obfuscated as [`simulate_to_dir`] does) block by block, so chains far larger than memory can be
+/// built; writes no ground truth (too large to be useful), only `out/summary.json`, the returned summary.
+/// `progress` hears the height and transaction count now and then.
+///
+/// # Errors
+///
+/// [`SimError::Write`] naming the file or directory that could not be written.
+pub fn simulate_shaped_to_dir(
+    out: &Path,
+    cfg: &SimConfig,
+    shape: &Shape,
+    mut progress: impl FnMut(u32, u64),
+) -> Result<ShapedSummary, SimError> {
+    let options = BlkDirOptions { xor_key: Some(xor_key_for(cfg.seed)), shuffle: true, ..BlkDirOptions::default() };
+    let mut stream = BlkDirStream::create(out, &options)?;
+    let mut generator = Generator::with_shape(cfg, Some(shape.clone()));
+    while generator.height() < cfg.blocks {
+        generator.step();
+        if generator.height() % 64 == 0 {
+            for block in generator.take_blocks(false) {
+                stream.push(block)?;
+            }
+            progress(generator.height(), generator.tx_count());
+        }
+    }
+    for block in generator.take_blocks(true) {
+        stream.push(block)?;
+    }
+    let layout = stream.finish()?;
+    let (addresses, busiest) = generator.busiest(10);
+    let summary = ShapedSummary {
+        config: cfg.clone(),
+        shape: shape.clone(),
+        blocks: layout.records.len() as u64,
+        txs: generator.tx_count(),
+        addresses,
+        held_coins: generator.held_coins() as u64,
+        bytes: layout.bytes,
+        tip_height: Height::new(u64::from(generator.height())),
+        busiest,
+    };
+    let path = out.join("summary.json");
+    let json = serde_json::to_vec_pretty(&summary).expect("a summary serializes");
+    std::fs::write(&path, json).map_err(|source| SimError::Write { path, source })?;
+    Ok(summary)
 }

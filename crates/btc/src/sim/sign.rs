@@ -99,6 +99,7 @@ fn sign(secp: &Secp256k1<All>, slots: &[Slot], draft: &Draft) -> (Transaction, T
     for (index, utxo) in draft.inputs.iter().enumerate() {
         let slot = &slots[utxo.slot as usize];
         let unlock = match (&slot.signer, slot.kind) {
+            (Signer::Placeholder { key, redeem }, kind) => placeholder_unlock(kind, key, redeem.as_ref(), utxo),
             (Signer::Single { secret, public }, Kind::P2pkh) => {
                 let script = locking_script(slots, utxo);
                 let sighash = cache
@@ -158,6 +159,31 @@ fn sign(secp: &Secp256k1<All>, slots: &[Slot], draft: &Draft) -> (Transaction, T
     }
     let txid = tx.compute_txid();
     (tx, txid)
+}
+
+/// The unlocking data of a [`Signer::Placeholder`] coin: the sizes and layout of a real spend of `kind`, with
+/// key-shaped bytes and DER-shaped signatures that do not verify.
+fn placeholder_unlock(kind: Kind, key: &[u8; 33], redeem: Option<&ScriptBuf>, utxo: &Utxo) -> (ScriptBuf, Witness) {
+    // 0x30 len 0x02 0x20 r 0x02 0x20 s, then the sighash byte: a 71-byte DER-shaped ECDSA signature.
+    let mut sig = Vec::with_capacity(72);
+    sig.extend_from_slice(&[0x30, 0x44, 0x02, 0x20]);
+    sig.extend_from_slice(utxo.outpoint.txid.as_byte_array());
+    sig.extend_from_slice(&[0x02, 0x20]);
+    sig.extend_from_slice(&key[1..]);
+    sig.push(EcdsaSighashType::All.to_u32() as u8);
+    let sig: &PushBytes = sig.as_slice().try_into().expect("71 bytes");
+    match kind {
+        Kind::P2pkh => (Builder::new().push_slice(sig).push_slice(key).into_script(), Witness::new()),
+        Kind::P2wpkh => (ScriptBuf::new(), Witness::from_slice(&[sig.as_bytes(), key.as_slice()])),
+        Kind::P2tr => (ScriptBuf::new(), Witness::from_slice(&[&sig.as_bytes()[4..68]])),
+        Kind::P2shMultisig => {
+            let redeem = redeem.expect("a placeholder multisig slot has a redeem script");
+            let redeem: &PushBytes = redeem.as_bytes().try_into().expect("a 2-of-3 redeem script is under 520 bytes");
+            let script_sig =
+                Builder::new().push_opcode(OP_0).push_slice(sig).push_slice(sig).push_slice(redeem).into_script();
+            (script_sig, Witness::new())
+        }
+    }
 }
 
 /// An ECDSA signature over `digest` with `SIGHASH_ALL` (RFC6979 nonces, so deterministic).

@@ -2,11 +2,14 @@
 
 use std::collections::VecDeque;
 
+use bitcoin::hashes::Hash;
 use bitcoin::key::{Keypair, TapTweak, TweakedKeypair, TweakedPublicKey};
-use bitcoin::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
+use bitcoin::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_1, OP_PUSHNUM_2, OP_PUSHNUM_3};
 use bitcoin::script::Builder;
 use bitcoin::secp256k1::{All, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, KnownHrp, Network, OutPoint, PublicKey, ScriptBuf};
+use bitcoin::{
+    Address, CompressedPublicKey, KnownHrp, Network, OutPoint, PubkeyHash, PublicKey, ScriptBuf, WPubkeyHash,
+};
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 
@@ -49,6 +52,9 @@ pub(crate) enum Signer {
     Taproot { tweaked: TweakedKeypair },
     /// Three keys and the 2-of-3 redeem script that commits to them.
     Multisig { secrets: [SecretKey; 3], redeem: ScriptBuf },
+    /// No secret: a random 33-byte key-shaped string (and for multisig the redeem script over three of them), for
+    /// chains whose spends carry placeholder signatures of the real sizes ([`Wallet::placeholder`]).
+    Placeholder { key: [u8; 33], redeem: Option<ScriptBuf> },
 }
 
 /// One receiving address of one owner.
@@ -90,6 +96,36 @@ pub(crate) struct Owner {
 /// Most receiving addresses one owner creates; beyond this it reuses old ones.
 const MAX_SLOTS_PER_OWNER: usize = 48;
 
+/// A slot of `kind` with [`Signer::Placeholder`] keys drawn from `rng`: its script, and its address.
+fn placeholder_slot(rng: &mut ChaCha20Rng, kind: Kind) -> (Signer, ScriptBuf, Address) {
+    let mut key = [0u8; 33];
+    key[0] = 2 + (rng.gen::<u8>() & 1);
+    rng.fill(&mut key[1..]);
+    let mut redeem = None;
+    let script_pubkey = match kind {
+        Kind::P2pkh => ScriptBuf::new_p2pkh(&PubkeyHash::hash(&key)),
+        Kind::P2wpkh => ScriptBuf::new_p2wpkh(&WPubkeyHash::hash(&key)),
+        Kind::P2tr => {
+            let program: [u8; 32] = key[1..].try_into().expect("32 bytes after the prefix");
+            Builder::new().push_opcode(OP_PUSHNUM_1).push_slice(program).into_script()
+        }
+        Kind::P2shMultisig => {
+            let mut builder = Builder::new().push_opcode(OP_PUSHNUM_2);
+            for i in 0..3u8 {
+                let mut member = key;
+                member[32] ^= i;
+                builder = builder.push_slice(member);
+            }
+            let script = builder.push_opcode(OP_PUSHNUM_3).push_opcode(OP_CHECKMULTISIG).into_script();
+            let p2sh = ScriptBuf::new_p2sh(&script.script_hash());
+            redeem = Some(script);
+            p2sh
+        }
+    };
+    let address = Address::from_script(&script_pubkey, Network::Regtest).expect("a standard output script");
+    (Signer::Placeholder { key, redeem }, script_pubkey, address)
+}
+
 /// Every owner, slot and coin of the simulation, plus per-address figures for the ground truth.
 pub(crate) struct Wallet {
     pub slots: Vec<Slot>,
@@ -106,6 +142,9 @@ pub(crate) struct Wallet {
     pub users: Vec<u32>,
     /// Mature coins held by owners (peel chain coins are held by their chain, not counted here).
     pub spendable: usize,
+    /// New addresses get [`Signer::Placeholder`] keys (random bytes, no elliptic-curve work): the chain's scripts
+    /// and addresses are well formed but its signatures do not verify. For scale benchmarks.
+    pub placeholder: bool,
 }
 
 impl Wallet {
@@ -120,6 +159,7 @@ impl Wallet {
             services: Vec::new(),
             users: Vec::new(),
             spendable: 0,
+            placeholder: false,
         }
     }
 
@@ -140,32 +180,36 @@ impl Wallet {
     /// Creates a fresh address (new keys) for `owner` and returns its slot id.
     pub fn new_slot(&mut self, secp: &Secp256k1<All>, rng: &mut ChaCha20Rng, owner: u32) -> u32 {
         let kind = self.owners[owner as usize].kind;
-        let (signer, script_pubkey, address) = match kind {
-            Kind::P2pkh | Kind::P2wpkh => {
-                let secret = SecretKey::new(rng);
-                let public = CompressedPublicKey(secret.public_key(secp));
-                let address = if kind == Kind::P2pkh {
-                    Address::p2pkh(public, Network::Regtest)
-                } else {
-                    Address::p2wpkh(&public, KnownHrp::Regtest)
-                };
-                (Signer::Single { secret, public }, address.script_pubkey(), address)
-            }
-            Kind::P2tr => {
-                let keypair = Keypair::new(secp, rng);
-                let tweaked = keypair.tap_tweak(secp, None);
-                let address = Address::p2tr_tweaked(TweakedPublicKey::from(tweaked), KnownHrp::Regtest);
-                (Signer::Taproot { tweaked }, address.script_pubkey(), address)
-            }
-            Kind::P2shMultisig => {
-                let secrets = [SecretKey::new(rng), SecretKey::new(rng), SecretKey::new(rng)];
-                let mut builder = Builder::new().push_opcode(OP_PUSHNUM_2);
-                for secret in &secrets {
-                    builder = builder.push_key(&PublicKey::new(secret.public_key(secp)));
+        let (signer, script_pubkey, address) = if self.placeholder {
+            placeholder_slot(rng, kind)
+        } else {
+            match kind {
+                Kind::P2pkh | Kind::P2wpkh => {
+                    let secret = SecretKey::new(rng);
+                    let public = CompressedPublicKey(secret.public_key(secp));
+                    let address = if kind == Kind::P2pkh {
+                        Address::p2pkh(public, Network::Regtest)
+                    } else {
+                        Address::p2wpkh(&public, KnownHrp::Regtest)
+                    };
+                    (Signer::Single { secret, public }, address.script_pubkey(), address)
                 }
-                let redeem = builder.push_opcode(OP_PUSHNUM_3).push_opcode(OP_CHECKMULTISIG).into_script();
-                let address = Address::p2sh(&redeem, Network::Regtest).expect("a 105-byte redeem script fits P2SH");
-                (Signer::Multisig { secrets, redeem }, address.script_pubkey(), address)
+                Kind::P2tr => {
+                    let keypair = Keypair::new(secp, rng);
+                    let tweaked = keypair.tap_tweak(secp, None);
+                    let address = Address::p2tr_tweaked(TweakedPublicKey::from(tweaked), KnownHrp::Regtest);
+                    (Signer::Taproot { tweaked }, address.script_pubkey(), address)
+                }
+                Kind::P2shMultisig => {
+                    let secrets = [SecretKey::new(rng), SecretKey::new(rng), SecretKey::new(rng)];
+                    let mut builder = Builder::new().push_opcode(OP_PUSHNUM_2);
+                    for secret in &secrets {
+                        builder = builder.push_key(&PublicKey::new(secret.public_key(secp)));
+                    }
+                    let redeem = builder.push_opcode(OP_PUSHNUM_3).push_opcode(OP_CHECKMULTISIG).into_script();
+                    let address = Address::p2sh(&redeem, Network::Regtest).expect("a 105-byte redeem script fits P2SH");
+                    (Signer::Multisig { secrets, redeem }, address.script_pubkey(), address)
+                }
             }
         };
         let id = u32::try_from(self.slots.len()).expect("fewer than 2^32 addresses");
