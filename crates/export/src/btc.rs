@@ -15,6 +15,7 @@ use crate::error::ExportError;
 use crate::layout::table_file;
 use crate::schema::{BTC_HISTORY, BTC_INPUTS, BTC_OUTPUTS, BTC_TRANSACTIONS};
 use crate::sink::{TableWriter, WrittenFile, V};
+use crate::Ticker;
 
 /// The most address texts and spenders kept between blocks; past this the
 /// caches start afresh (memory stays bounded on a long range).
@@ -94,6 +95,7 @@ pub(crate) fn write_partition(
     from: u64,
     to: u64,
     spenders_through: u64,
+    ticker: &mut Ticker<'_>,
 ) -> Result<Vec<WrittenFile>, ExportError> {
     let open = |spec: &'static crate::schema::TableSpec| {
         let (path, relative) = table_file(out, Chain::Bitcoin, spec.name, from, to);
@@ -107,6 +109,7 @@ pub(crate) fn write_partition(
     let mut r = Reader { graph, texts: HashMap::new(), txids: HashMap::new(), spenders: HashMap::new() };
 
     for height in from..=to {
+        ticker.block(height);
         let (first, end) = graph.tx_range(Height::new(height), Height::new(height))?;
         for n in first.0..end.0 {
             let num = TxNum(n);

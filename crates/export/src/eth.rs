@@ -18,6 +18,7 @@ use crate::error::ExportError;
 use crate::layout::table_file;
 use crate::schema::{TableSpec, ETH_HISTORY, ETH_TRANSFERS};
 use crate::sink::{TableWriter, WrittenFile, V};
+use crate::Ticker;
 
 struct Writers {
     transfers: TableWriter,
@@ -73,9 +74,9 @@ impl Writers {
 pub(crate) fn write_partition(
     query: &EthQuery<'_>,
     out: &Path,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
     genesis_done: u64,
+    ticker: &mut Ticker<'_>,
 ) -> Result<(Vec<WrittenFile>, u64), ExportError> {
     let open = |spec: &'static TableSpec| {
         let (path, relative) = table_file(out, Chain::Ethereum, spec.name, from, to);
@@ -87,6 +88,7 @@ pub(crate) fn write_partition(
         w.write(0, None, credit)?;
     }
     for block in from..=to {
+        ticker.block(block);
         for tx in query.block_txs(block)? {
             for t in &tx.transfers {
                 w.write(block, Some(&tx), t)?;

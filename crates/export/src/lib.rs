@@ -40,6 +40,28 @@ pub use error::ExportError;
 pub use layout::Manifest;
 pub use sink::WrittenFile;
 
+/// How often a long partition reports where it is.
+const TICK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Progress within a partition: a line every [`TICK`].
+pub(crate) struct Ticker<'p> {
+    chain: &'static str,
+    from: u64,
+    to: u64,
+    last: Instant,
+    progress: &'p mut dyn FnMut(&str),
+}
+
+impl Ticker<'_> {
+    /// Called as block `height` starts.
+    pub(crate) fn block(&mut self, height: u64) {
+        if self.last.elapsed() >= TICK {
+            (self.progress)(&format!("export {}: at block {height} of {}-{}", self.chain, self.from, self.to));
+            self.last = Instant::now();
+        }
+    }
+}
+
 /// Blocks per partition by default.
 pub const DEFAULT_PARTITION_BLOCKS: u64 = 10_000;
 
@@ -317,14 +339,16 @@ fn export_chain(
             chainsleuth_version: env!("CARGO_PKG_VERSION").to_owned(),
             files: Vec::new(),
         };
+        let mut ticker = Ticker { chain: name, from: start, to: end, last: Instant::now(), progress: &mut *progress };
         manifest.files = match &graph {
             Some(graph) => {
                 manifest.spenders_through = Some(to);
-                btc::write_partition(graph, &options.out, start, end, to)?
+                btc::write_partition(graph, &options.out, start, end, to, &mut ticker)?
             }
             None => {
+                let query = EthQuery::new(&opened.store);
                 let (files, credits) =
-                    eth::write_partition(&EthQuery::new(&opened.store), &options.out, start, end, genesis_done)?;
+                    eth::write_partition(&query, &options.out, (start, end), genesis_done, &mut ticker)?;
                 genesis_done = credits;
                 manifest.genesis_credits = Some(credits);
                 files
