@@ -10,12 +10,14 @@ rows="${1:-1000000}"
 lookups="${2:-100000}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/lib/bench-row.sh
 
 cargo build --release --quiet -p chainsleuth-tags --example bench_tags
 bin="$root/target/release/examples/bench_tags"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-/usr/bin/time -v "$bin" "$rows" "$lookups" 2>"$log"
-peak_kib="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$log")"
-echo "| peak memory (RSS, whole run) | $((peak_kib / 1024)) MiB |"
+/usr/bin/time -v -o "$log" "$bin" "$rows" "$lookups"
+peak="$(peak_rss_mib "$log")"
+echo "| peak memory (RSS, whole run) | $peak MiB |"
+bench_row "tags: peak memory (RSS, $rows tags)" "$peak MiB"

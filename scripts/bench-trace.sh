@@ -21,6 +21,7 @@ window="${3:-40}"
 per_block=200   # asked per block; the simulator makes about 160
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/lib/bench-row.sh
 cargo build --release --quiet --bin chainsleuth
 bin="$root/target/release/chainsleuth"
 cache="$root/target/bench-data/trace"
@@ -69,7 +70,7 @@ run() { # blocks -> "seconds kernel_seconds visited peak_mib txs"
   kernel="$(python3 -c 'import json,sys
 for line in open(sys.argv[1]):
     if line.startswith("{") and "\"traced\"" in line: print(round(json.loads(line)["fields"]["seconds"], 3))' "$log")"
-  peak="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print int($2/1024)}' "$log")"
+  peak="$(peak_rss_mib "$log")"
   visited="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(m["visited"] for m in r["models"].values()))' "$out")"
   txs="$("$bin" -q --data-dir "$dir/data" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["btc"]["transactions"])')"
   rm -f "$log" "$out"
@@ -91,3 +92,12 @@ s, l, sk, lk, sv, lv, st, lt = map(float, sys.argv[1:])
 print(f"\nlarge/small: chain {lt/st:.2f}, coins visited {lv/sv:.2f}, command time {l/s:.2f}, kernel time {lk/sk:.2f}")
 print(f"kernel cost per coin visited: small {sk/sv*1e6:.2f} us, large {lk/lv*1e6:.2f} us")
 PY
+
+ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}")' "$1" "$2"; }
+chains="$((l_txs / 1000))k vs $((s_txs / 1000))k txs"
+bench_row "trace: command time, 100 seeds, 10 hops, 4 models ($chains)" "$l_secs s" "$s_secs s" \
+  "$(ratio "$l_secs" "$s_secs")" "ratio under 1.3 (issue 7)"
+bench_row "trace: kernel time on the large chain" "$l_kernel s" "$s_kernel s" "$(ratio "$l_kernel" "$s_kernel")" \
+  "under 1 s on 2 cores (issue 7)"
+bench_row "trace: coins visited (4 models)" "$l_visited" "$s_visited" "$(ratio "$l_visited" "$s_visited")"
+bench_row "trace: peak memory (RSS)" "$l_peak MiB" "$s_peak MiB" "$(ratio "$l_peak" "$s_peak")"

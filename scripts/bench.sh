@@ -14,9 +14,13 @@
 #   tags   importing 1,000,000 tags, memory, lookup latency
 #   trace  tracing 100 seeds on 1M- and 5M-transaction chains
 #   load   200 API clients while indexing: kept store handles vs. an open per request
-#   btc-scale  Bitcoin at 2M and 20M txs: tx/s per tenth, memory, B/tx per table, mainnet projection (not in ALL: long)
-#   eth-scale  Ethereum, 1M transfers replayed from a loopback server: indexing vs. fetch-only (not in ALL)
+#   eth-scale  Ethereum, 1M transfers replayed from a loopback server: indexing vs. fetch-only
+#   btc-scale  Bitcoin at 2M and 20M txs: tx/s per tenth, memory, B/tx per table, mainnet projection
 #   all    the same as no argument
+# Each script's header lists its size variables; a whole run with the
+# default sizes takes about an hour on 2 cores, most of it btc-scale's 20M
+# chain (BTC_SCALE_SIZES=2m leaves it out). Simulated chains are cached
+# under target/bench-data (several GB; keep it between runs).
 #
 # Rows. When the environment variable BENCH_ROWS names a file, a benchmark
 # appends one line per figure to it (and still prints its own table):
@@ -28,16 +32,16 @@
 # - aim: the issue's aim for this figure, e.g. ">= 0.25 of parse-only"
 # Any field with nothing to say is "—"; no tab or newline inside a field.
 # Shell benchmarks source scripts/lib/bench-row.sh and call bench_row; Rust
-# ones append the same line themselves when BENCH_ROWS is set. With no
-# argument this script sets BENCH_ROWS to a fresh file, runs every benchmark
-# in ALL (progress on stderr) and prints the rows as one table.
+# ones call chainsleuth_store::bench::bench_row. With no argument this
+# script sets BENCH_ROWS to a fresh file, runs every benchmark in ALL (their
+# own output and progress lines on stderr) and prints the rows as one table.
 #
 # A benchmark NAME is the script scripts/bench-NAME.sh; add it to ALL below.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-ALL=(btc eth tags trace load)
+ALL=(btc eth tags trace load eth-scale btc-scale)
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 run_all() {
   local rows failed=()
@@ -68,7 +72,11 @@ case "${1:-all}" in
   all) [[ $# -le 1 ]] || { usage >&2; exit 2; }; run_all ;;
   *)
     name="$1"; shift
-    [[ "$name" =~ ^[a-z0-9-]+$ && -f "$here/bench-$name.sh" ]] || { usage >&2; exit 2; }
+    if [[ ! "$name" =~ ^[a-z0-9-]+$ || ! -f "$here/bench-$name.sh" ]]; then
+      echo "bench.sh: no benchmark named $name" >&2
+      usage >&2
+      exit 2
+    fi
     exec bash "$here/bench-$name.sh" "$@"
     ;;
 esac

@@ -10,7 +10,9 @@
 //!
 //! `CHAINSLEUTH_LOAD_SECS` changes the duration; `CHAINSLEUTH_LOAD_COMPARE=1`
 //! runs the same load again with `[serve] cache_stores = false` (a store
-//! open per request) and prints its figures beside the first run's.
+//! open per request) and prints its figures beside the first run's (and
+//! appends both as rows to `$BENCH_ROWS` when `scripts/bench.sh` collects
+//! rows).
 
 mod common;
 
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::Network;
 use chainsleuth_btc::sim::{build_chain, write_blocks_dir, BlkDirOptions, SimChain, SimConfig};
+use chainsleuth_store::bench::bench_row;
 use common::{append_blocks, run_ok, Http, Served};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -54,6 +57,13 @@ fn sample(metrics: &str, series: &str) -> f64 {
 }
 
 impl Run {
+    /// Answers per second and the p99 latency in milliseconds.
+    fn rate_and_p99(&self) -> (f64, f64) {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        (self.requests as f64 / self.elapsed.as_secs_f64(), percentile(&sorted, 0.99).as_secs_f64() * 1e3)
+    }
+
     fn report(&self, label: &str) {
         let mut sorted = self.latencies.clone();
         sorted.sort_unstable();
@@ -232,5 +242,20 @@ async fn two_hundred_clients_query_while_the_worker_indexes() {
         let fresh = run_load(work.path(), &chain, secs, "cache_stores = false").await;
         fresh.report("an open per request");
         assert!(fresh.errors.is_empty(), "{} errors, the first: {:?}", fresh.errors.len(), fresh.errors.first());
+        let ((rate, p99), (base_rate, base_p99)) = (kept.rate_and_p99(), fresh.rate_and_p99());
+        bench_row([
+            &format!("load: answers/s, {CLIENTS} clients while indexing, {secs} s"),
+            &format!("{rate:.0} /s"),
+            &format!("{base_rate:.0} /s opening the store per request"),
+            &format!("{:.0}", rate / base_rate),
+            "no errors (asserted; issue 8)",
+        ]);
+        bench_row([
+            "load: p99 latency",
+            &format!("{p99:.0} ms"),
+            &format!("{base_p99:.0} ms opening the store per request"),
+            &format!("{:.3}", p99 / base_p99),
+            "reported (issue 8)",
+        ]);
     }
 }

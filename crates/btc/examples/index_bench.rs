@@ -15,7 +15,6 @@
 //! Usage: `index_bench [--blocks N] [--txs-per-block N] [--seed N] [--cache DIR] [--workers N] [--pages N]
 //! [--keep-store]`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use chainsleuth_btc::sim::{simulate_to_dir, GroundTruth, Scenario, SimConfig};
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
 use chainsleuth_btc::BtcIndexer;
 use chainsleuth_core::Height;
+use chainsleuth_store::bench::{bench_row, cpu_seconds, dir_size};
 use chainsleuth_sync::{run, BlockSource, SyncOptions};
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
@@ -87,25 +87,6 @@ fn chain_dir(cache: &Path, cfg: &SimConfig) -> Result<PathBuf, Box<dyn std::erro
     Ok(dir)
 }
 
-/// Appends `row` to the file `$BENCH_ROWS` names, if set (format: scripts/bench.sh).
-fn bench_row(row: [&str; 5]) {
-    let Some(path) = std::env::var_os("BENCH_ROWS") else { return };
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("$BENCH_ROWS opens");
-    writeln!(file, "{}", row.join("\t")).expect("$BENCH_ROWS takes a row");
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 struct Totals {
     blocks: u64,
     txs: u64,
@@ -141,17 +122,6 @@ async fn parse_only(source: &BlkDirSource, tip: Height, inflight: usize) -> Resu
     }
     totals.elapsed = started.elapsed();
     Ok(totals)
-}
-
-/// CPU seconds (user + system) this process has used so far, from
-/// `/proc/self/stat` (Linux; clock ticks of 1/100 s); `None` elsewhere.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -2,13 +2,16 @@
 //! in normal test runs): fills anvil with at least 5,000 blocks of mixed
 //! activity, then measures in the same run a fetch-only pass (the same
 //! JSON-RPC requests, answers parsed and dropped) and a full index, and
-//! prints blocks/s, transfers/s and their ratio.
+//! prints blocks/s, transfers/s, their ratio and the store's bytes per
+//! transfer (and appends them to `$BENCH_ROWS` when `scripts/bench.sh`
+//! collects rows).
 
 mod common;
 
 use std::time::Instant;
 
 use chainsleuth_eth::{EthQuery, EthSource, TraceMode};
+use chainsleuth_store::bench::bench_row;
 use chainsleuth_sync::SyncOptions;
 use common::*;
 use futures::StreamExt;
@@ -83,4 +86,17 @@ async fn bench_eth_index_against_fetch_only() {
         transfers as f64 / index_secs
     );
     println!("| ratio index / fetch-only | | {:.2} | |", fetch_secs / index_secs);
+    store.flush().unwrap();
+    let size = store.approximate_size();
+    let per_transfer = size as f64 / transfers.max(1) as f64;
+    println!("store: {:.1} MB, {per_transfer:.0} bytes per transfer", size as f64 / 1e6);
+    bench_row([
+        &format!("eth: indexing rate ({} blocks, {transfers} transfers)", tip + 1),
+        &format!("{:.0} blocks/s", n / index_secs),
+        &format!("{:.0} blocks/s fetch-only", n / fetch_secs),
+        &format!("{:.2}", fetch_secs / index_secs),
+        ">= 0.8 of fetch-only (issue 10)",
+    ]);
+    bench_row(["eth: transfers indexed", &format!("{:.0} transfers/s", transfers as f64 / index_secs), "—", "—", "—"]);
+    bench_row(["eth: store size", &format!("{per_transfer:.0} B/transfer"), "—", "—", "reported (issue 10)"]);
 }
