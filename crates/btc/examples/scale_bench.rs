@@ -30,7 +30,7 @@ use chainsleuth_btc::sim::{simulate_shaped_to_dir, Scenario, Shape, ShapedSummar
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
 use chainsleuth_btc::BtcIndexer;
 use chainsleuth_core::Height;
-use chainsleuth_store::bench::{bench_row, dir_size, process_memory};
+use chainsleuth_store::bench::{bench_row, cpu_seconds, dir_size, process_memory};
 use chainsleuth_sync::{run, BlockSource, SyncOptions, SyncProgress};
 use tokio::sync::watch;
 
@@ -129,22 +129,30 @@ fn chain_dir(
 #[derive(Clone, Copy, Default)]
 struct Mark {
     at: Duration,
+    /// CPU seconds of the process since the pass started.
+    cpu: f64,
     txs: u64,
     store: u64,
     rss: u64,
 }
 
-/// Rate of each tenth (transactions per second between successive marks).
-fn tenth_rates(marks: &[Mark]) -> Vec<f64> {
+/// Rate of each tenth between successive marks: transactions per second and per CPU second.
+fn tenth_rates(marks: &[Mark]) -> (Vec<f64>, Vec<f64>) {
     let mut prev = Mark::default();
     marks
         .iter()
         .map(|m| {
-            let rate = (m.txs - prev.txs) as f64 / (m.at - prev.at).as_secs_f64().max(1e-9);
+            let txs = (m.txs - prev.txs) as f64;
+            let rates = (txs / (m.at - prev.at).as_secs_f64().max(1e-9), txs / (m.cpu - prev.cpu).max(0.01));
             prev = *m;
-            rate
+            rates
         })
-        .collect()
+        .unzip()
+}
+
+/// CPU seconds of this process so far (0 where unknown).
+fn cpu_now() -> f64 {
+    cpu_seconds().unwrap_or(0.0)
 }
 
 /// Reads every block the way the sync loop fetches them, keeping `inflight` requests going; marks each tenth of
@@ -155,7 +163,7 @@ async fn parse_only(
     inflight: usize,
     total: u64,
 ) -> Result<Vec<Mark>, Box<dyn std::error::Error>> {
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_now());
     let mut marks = Vec::with_capacity(10);
     let (mut pending, mut next, mut txs) = (VecDeque::new(), 0u64, 0u64);
     loop {
@@ -168,7 +176,7 @@ async fn parse_only(
         let Some(task) = pending.pop_front() else { break };
         txs += task.await??.block.txdata.len() as u64;
         while marks.len() < 10 && txs * 10 >= total * (marks.len() as u64 + 1) {
-            marks.push(Mark { at: started.elapsed(), txs, store: 0, rss: 0 });
+            marks.push(Mark { at: started.elapsed(), cpu: cpu_now() - cpu, txs, store: 0, rss: 0 });
         }
     }
     Ok(marks)
@@ -181,12 +189,14 @@ async fn watch_tenths(
     total: u64,
     store: PathBuf,
     started: Instant,
+    cpu: f64,
 ) -> Vec<Mark> {
     let mut marks = Vec::with_capacity(10);
     while marks.len() < 10 && progress.changed().await.is_ok() {
         let txs = progress.borrow_and_update().txs;
         while marks.len() < 10 && txs * 10 >= total * (marks.len() as u64 + 1) {
-            let mark = Mark { at: started.elapsed(), txs, store: dir_size(&store), rss: process_memory("VmRSS") };
+            let (at, cpu, rss) = (started.elapsed(), cpu_now() - cpu, process_memory("VmRSS"));
+            let mark = Mark { at, cpu, txs, store: dir_size(&store), rss };
             let rate = (txs - marks.last().map_or(0, |m: &Mark| m.txs)) as f64
                 / (mark.at - marks.last().map_or(Duration::ZERO, |m: &Mark| m.at)).as_secs_f64().max(1e-9);
             eprintln!(
@@ -261,10 +271,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let indexer = BtcIndexer::open(&store_dir, Network::Regtest)?;
     let (_stop, shutdown) = watch::channel(false);
     let (progress, progress_rx) = watch::channel(Default::default());
-    let started = Instant::now();
-    let watcher = rt.spawn(watch_tenths(progress_rx, total, store_path(&store_dir), started));
+    let (started, cpu) = (Instant::now(), cpu_now());
+    let watcher = rt.spawn(watch_tenths(progress_rx, total, store_path(&store_dir), started, cpu));
     let report = rt.block_on(run(&source, indexer, &opts, shutdown, progress))?;
     let index_secs = started.elapsed().as_secs_f64();
+    let index_cpu = cpu_now() - cpu;
     let marks = rt.block_on(watcher)?;
     let peak_rss = process_memory("VmHWM");
     let store_bytes = dir_size(&store_path(&store_dir));
@@ -275,8 +286,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::remove_dir_all(&store_dir)?;
     }
 
-    let parse_rates = tenth_rates(&parse);
-    let index_rates = tenth_rates(&marks);
+    let (parse_rates, parse_cpu_rates) = tenth_rates(&parse);
+    let (index_rates, index_cpu_rates) = tenth_rates(&marks);
+    let parse_cpu = parse.last().map_or(0.0, |m| m.cpu);
     let parse_rate = total as f64 / parse_secs;
     let index_rate = report.txs as f64 / index_secs;
     let bytes_per_tx = store_bytes as f64 / report.txs.max(1) as f64;
@@ -293,15 +305,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("runtime: {} worker threads, fetch concurrency {}", args.workers, opts.fetch_concurrency);
     println!();
-    println!("| tenth | txs to | parse-only tx/s | indexing tx/s | ratio | store GB at end | store B/tx | RSS GB |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| tenth | txs to | parse-only tx/s | indexing tx/s | ratio | indexing tx per CPU s | ratio per CPU s | \
+         store GB at end | store B/tx | RSS GB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, mark) in marks.iter().enumerate() {
         let (p, x) = (parse_rates.get(i).copied().unwrap_or(f64::NAN), index_rates[i]);
+        let (pc, xc) = (parse_cpu_rates.get(i).copied().unwrap_or(f64::NAN), index_cpu_rates[i]);
         println!(
-            "| {} | {} | {p:.0} | {x:.0} | {:.3} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {p:.0} | {x:.0} | {:.3} | {xc:.0} | {:.3} | {:.2} | {:.0} | {:.2} |",
             i + 1,
             mark.txs,
             x / p,
+            xc / pc,
             gb(mark.store),
             mark.store as f64 / mark.txs.max(1) as f64,
             gb(mark.rss)
@@ -309,6 +326,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let last_mark = marks.last().copied().unwrap_or_default();
     let first_last = index_rates.last().copied().unwrap_or(0.0) / index_rates.first().copied().unwrap_or(1.0);
+    let first_last_cpu =
+        index_cpu_rates.last().copied().unwrap_or(0.0) / index_cpu_rates.first().copied().unwrap_or(1.0);
 
     // Projection: ln(rate) against ln(store size) over the tenths after the first (warm-up), extrapolated.
     let points: Vec<(f64, f64)> = marks
@@ -332,7 +351,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| final flush and compaction | {:.1} s |", index_secs - last_mark.at.as_secs_f64());
     println!("| indexing / parse-only | {:.3} |", index_rate / parse_rate);
+    println!("| indexing / parse-only (tx per CPU second) | {:.3} |", parse_cpu / index_cpu.max(0.01));
     println!("| last tenth / first tenth (indexing) | {first_last:.3} |");
+    println!("| last tenth / first tenth (indexing, tx per CPU second) | {first_last_cpu:.3} |");
     println!("| peak RSS (VmHWM, parse-only and indexing) | {:.2} GB |", gb(peak_rss));
     println!("| store | {:.2} GB, {bytes_per_tx:.0} B/tx |", gb(store_bytes));
     println!("| power-law fit over tenths 2-10 | rate = {:.0} x (store GB)^{b:.3} tx/s |", (a + b * 1e9f64.ln()).exp());
