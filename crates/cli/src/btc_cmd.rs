@@ -79,6 +79,9 @@ pub struct BtcConfig {
     pub undo_depth: Option<u64>,
     /// Blocks fetched in parallel.
     pub fetch_concurrency: Option<usize>,
+    /// The indexer's memory bound in MiB (default 4096): RocksDB's cache and
+    /// memtables and the indexer's caches are sized from it.
+    pub memory_limit_mib: Option<u64>,
 }
 
 /// Arguments of `chainsleuth index btc`.
@@ -259,7 +262,8 @@ pub(crate) async fn index(
         depth: args.cluster_depth.unwrap_or(index::DEFAULT_CLUSTER_DEPTH),
         ..ClusterOptions::default()
     };
-    let indexer = BtcIndexer::open(data_dir, network)
+    let memory_limit = config.memory_limit_mib.map_or(index::DEFAULT_MEMORY_LIMIT, |mib| mib.saturating_mul(1 << 20));
+    let indexer = BtcIndexer::open_within(data_dir, network, memory_limit)
         .with_context(|| format!("opening the Bitcoin store in {}", data_dir.display()))?
         .with_clustering(clustering);
     match source {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use chainsleuth_core::{BlockHash, BlockRef, Height};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, FlushOptions, Options, ReadOptions,
-    WriteBatch, WriteOptions, DB,
+    WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 use sha2::{Digest, Sha256};
 
@@ -99,8 +99,46 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn db_options() -> Options {
+/// How much memory a store's RocksDB may hold, and which tables need no
+/// whole-key bloom filter. [`StoreConfig::within`] sizes it from a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The block cache: data, index and filter blocks, and (charged to it)
+    /// the memtables. RocksDB's memory stays about this size.
+    pub cache_bytes: usize,
+    /// All tables' memtables together: past this, RocksDB flushes them
+    /// (counted inside `cache_bytes`).
+    pub write_buffer_bytes: usize,
+    /// Tables read only by prefix scans and seeks, never by key: their
+    /// files carry no bloom filter (it would cost space and never help).
+    pub scan_only: &'static [&'static str],
+}
+
+impl Default for StoreConfig {
+    /// 256 MiB of cache with 128 MiB of memtables in it, every table filtered.
+    fn default() -> Self {
+        StoreConfig { cache_bytes: 256 << 20, write_buffer_bytes: 128 << 20, scan_only: &[] }
+    }
+}
+
+impl StoreConfig {
+    /// RocksDB's share of a process memory bound of `bytes`: 3/8 of it for
+    /// the block cache, memtables (1/8 of the bound) included; the rest is
+    /// the caller's (the indexer's own caches, blocks in flight). At least
+    /// 16 MiB of cache.
+    pub fn within(bytes: u64, scan_only: &'static [&'static str]) -> StoreConfig {
+        let share = |num: u64, den: u64| usize::try_from(bytes / den * num).unwrap_or(usize::MAX);
+        StoreConfig { cache_bytes: share(3, 8).max(16 << 20), write_buffer_bytes: share(1, 8).max(8 << 20), scan_only }
+    }
+}
+
+fn db_options(config: &StoreConfig, cache: &Cache) -> Options {
     let mut opts = Options::default();
+    // Memtables are charged to the block cache and flushed past their share,
+    // so the cache's capacity bounds RocksDB's memory as a whole.
+    let buffers =
+        WriteBufferManager::new_write_buffer_manager_with_cache(config.write_buffer_bytes, false, cache.clone());
+    opts.set_write_buffer_manager(&buffers);
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     // Every column family flushes together, so that even with the WAL off
@@ -121,10 +159,12 @@ fn db_options() -> Options {
 /// bring a multi-megabyte index or filter block into the cache, and evict it
 /// again, for every cache miss: a trace through a 6M-transaction store read
 /// and checksummed those whole blocks on most lookups.
-fn cf_options(cache: &Cache) -> Options {
+fn cf_options(cache: &Cache, filtered: bool) -> Options {
     let mut block = BlockBasedOptions::default();
     block.set_block_cache(cache);
-    block.set_bloom_filter(10.0, false);
+    if filtered {
+        block.set_bloom_filter(10.0, false);
+    }
     block.set_cache_index_and_filter_blocks(true);
     block.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
     block.set_partition_filters(true);
@@ -133,6 +173,12 @@ fn cf_options(cache: &Cache) -> Options {
     block.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut opts = Options::default();
     opts.set_block_based_table_factory(&block);
+    if filtered {
+        // Lookups of absent keys (new addresses, new txid prefixes) skip
+        // the memtable's skip list too.
+        opts.set_memtable_whole_key_filtering(true);
+        opts.set_memtable_prefix_bloom_ratio(0.02);
+    }
     // LZ4 while data is young and rewritten often; the bottom level, where
     // most of a large store ends up and stays, in LZ4's high-compression
     // mode (same decoder, as fast to read; level 4 of 12: most of the gain
@@ -173,24 +219,37 @@ impl Store {
     /// [`StoreError::FormatMismatch`] or [`StoreError::SchemaMismatch`] when
     /// the directory holds another layout.
     pub fn open(path: &Path, schema: &'static Schema, mode: OpenMode) -> Result<Store, StoreError> {
+        Store::open_with(path, schema, mode, &StoreConfig::default())
+    }
+
+    /// [`Store::open`] with the memory and filters of `config`.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(
+        path: &Path,
+        schema: &'static Schema,
+        mode: OpenMode,
+        config: &StoreConfig,
+    ) -> Result<Store, StoreError> {
         let mut names = vec![Meta::NAME, Undo::NAME];
         names.extend_from_slice(schema.tables);
-        let cache = Cache::new_lru_cache(256 << 20);
-        let opts = db_options();
+        let cache = Cache::new_lru_cache(config.cache_bytes);
+        let opts = db_options(config, &cache);
+        let descriptor = |name: &&'static str| {
+            ColumnFamilyDescriptor::new(*name, cf_options(&cache, !config.scan_only.contains(name)))
+        };
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
         let db = match mode {
             OpenMode::ReadWrite => {
-                let cfs = names.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
+                let cfs = names.iter().map(descriptor);
                 DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?
             }
             OpenMode::ReadOnly => {
                 // Only the tables on disk: a store of an older format may lack
                 // some, and should fail the format check below, not here.
                 let existing = DB::list_cf(&opts, path).map_err(open_err)?;
-                let cfs = names
-                    .iter()
-                    .filter(|name| existing.iter().any(|e| e == *name))
-                    .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
+                let cfs = names.iter().filter(|name| existing.iter().any(|e| e == *name)).map(descriptor);
                 DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(open_err)?
             }
         };
@@ -476,8 +535,12 @@ impl Store {
                 .map_err(|source| StoreError::Maintenance { operation: "changing compaction options", source })?;
         }
         if !on {
+            // The bottom level's files too, so that all of it ends up in its
+            // own compression, with the sequence numbers zeroed.
+            let mut compact = rocksdb::CompactOptions::default();
+            compact.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::ForceOptimized);
             for name in &self.names {
-                self.db.compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
+                self.db.compact_range_cf_opt(self.cf(name)?, None::<&[u8]>, None::<&[u8]>, &compact);
             }
         }
         Ok(())
@@ -522,6 +585,18 @@ impl Store {
                 let sst = self.db.property_int_value_cf(cf, "rocksdb.total-sst-files-size").ok()??;
                 let mem = self.db.property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables").ok()??;
                 Some(sst + mem)
+            })
+            .sum()
+    }
+
+    /// Bytes held by all tables' memtables, active and waiting to flush:
+    /// what [`StoreConfig::write_buffer_bytes`] bounds.
+    pub fn memtable_bytes(&self) -> u64 {
+        self.names
+            .iter()
+            .filter_map(|name| {
+                let cf = self.cf(name).ok()?;
+                self.db.property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables").ok()?
             })
             .sum()
     }

@@ -16,7 +16,7 @@ mod table;
 mod undo;
 
 pub use codec::{take, Codec, CodecError};
-pub use db::{Batch, Direction, OpenMode, Rows, Schema, Store};
+pub use db::{Batch, Direction, OpenMode, Rows, Schema, Store, StoreConfig};
 pub use error::StoreError;
 pub use table::{Meta, Table, Undo};
 pub use undo::{UndoEntry, UndoLog};

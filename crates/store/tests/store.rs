@@ -2,7 +2,7 @@
 //! with undo, read-only opening, and the format guard.
 
 use chainsleuth_core::{AddressId, BlockHash, BlockRef, Height, TxNum};
-use chainsleuth_store::{tables, Direction, Meta, OpenMode, Schema, Store, StoreError};
+use chainsleuth_store::{tables, Direction, Meta, OpenMode, Schema, Store, StoreConfig, StoreError};
 
 tables! {
     /// Test history rows.
@@ -189,6 +189,27 @@ fn read_only_open_beside_a_writer_sees_data_and_refuses_writes() {
     let mut batch = reader.batch();
     batch.put::<Summary>(&AddressId(5), &55).unwrap();
     assert!(matches!(reader.write(batch), Err(StoreError::ReadOnly)));
+}
+
+#[test]
+fn memtables_stay_within_the_configured_write_buffers() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 4u64 << 20;
+    let config = StoreConfig { cache_bytes: 16 << 20, write_buffer_bytes: limit as usize, scan_only: &[] };
+    let store = Store::open_with(dir.path(), &SCHEMA, OpenMode::ReadWrite, &config).unwrap();
+    let mut peak = 0;
+    // 48 MB in 1 MB batches, far below each table's own 64 MB memtable size.
+    for i in 0..48u32 {
+        let mut batch = store.batch();
+        batch.put::<Meta>(&format!("row-{i}"), &vec![i as u8; 1 << 20]).unwrap();
+        store.write(batch).unwrap();
+        peak = peak.max(store.memtable_bytes());
+    }
+    // The active memtable and one flushing, each about the bound.
+    assert!(peak <= 3 * limit, "memtables reached {peak} bytes with a {limit}-byte bound");
+    drop(store);
+    let store = Store::open(dir.path(), &SCHEMA, OpenMode::ReadOnly).unwrap();
+    assert_eq!(store.get::<Meta>(&"row-47".to_owned()).unwrap(), Some(vec![47; 1 << 20]));
 }
 
 #[test]

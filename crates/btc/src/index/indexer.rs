@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
-use chainsleuth_store::{Batch, Meta, OpenMode, Store, Table, Undo};
+use chainsleuth_store::{Batch, Meta, OpenMode, Store, StoreConfig, Table, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
@@ -30,14 +30,28 @@ use super::script::AddrKey;
 use super::tables::{
     tx_nums_of, AddrIdByKey, AddrKeyById, AddrTotals, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow,
     OutputRow, Outputs, Spend, Totals, TxByNum, TxNumByTxid, TxNums, TxRow, TxidPrefix, NETWORK_KEY, NEXT_ADDR_KEY,
-    NEXT_TX_KEY, SCHEMA,
+    NEXT_TX_KEY, SCAN_ONLY, SCHEMA,
 };
 use crate::{to_core_hash, BtcBlock};
 
 /// Entries per generation of each in-memory cache (address ids, addresses'
-/// totals, unspent outputs); each cache holds at most twice
-/// as many, about 230 MB in all at this default.
+/// totals, unspent outputs) for [`BtcIndexer::new`]; each cache holds at
+/// most twice as many, about 230 MB in all at this default.
+/// [`BtcIndexer::open`] sizes them from its memory bound instead.
 pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 19;
+
+/// The memory bound of [`BtcIndexer::open`]: 4 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
+
+/// Bytes of memory per unit of cache capacity: two generations of three
+/// caches, each entry with its hash table overhead.
+const CACHE_BYTES_PER_UNIT: u64 = 450;
+
+/// The cache capacity (entries per generation) that keeps the indexer's
+/// caches within a quarter of `memory_limit`; see [`BtcIndexer::open_within`].
+pub fn cache_capacity_within(memory_limit: u64) -> usize {
+    usize::try_from(memory_limit / 4 / CACHE_BYTES_PER_UNIT).unwrap_or(usize::MAX).max(1 << 10)
+}
 
 /// The deepest clustering for which the indexer holds the clustering
 /// candidates of the blocks waiting to be clustered in memory; deeper, it
@@ -197,11 +211,26 @@ impl BtcIndexer {
     /// [`IndexError::Store`] when the store cannot be opened (another writer
     /// holds it, another layout), [`IndexError::NetworkMismatch`].
     pub fn open(data_dir: &Path, network: Network) -> Result<BtcIndexer, IndexError> {
+        BtcIndexer::open_within(data_dir, network, DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// [`BtcIndexer::open`] within a memory bound of `memory_limit` bytes,
+    /// split as follows: 3/8 to RocksDB (its block cache, with the
+    /// memtables, 1/8, charged to it: [`StoreConfig::within`]), 1/4 to the
+    /// indexer's caches ([`cache_capacity_within`]), and 3/8 left for the
+    /// blocks in flight, the batch being built and the allocator. Peak
+    /// memory stays under the bound at any store size: every part is sized
+    /// from it, none from the data.
+    ///
+    /// # Errors
+    /// As [`BtcIndexer::open`].
+    pub fn open_within(data_dir: &Path, network: Network, memory_limit: u64) -> Result<BtcIndexer, IndexError> {
         let path = store_path(data_dir);
         std::fs::create_dir_all(&path)
             .map_err(|source| IndexError::Io { what: format!("creating {}", path.display()), source })?;
-        let store = Store::open(&path, &SCHEMA, OpenMode::ReadWrite)?;
-        BtcIndexer::new(Arc::new(store), network)
+        let config = StoreConfig::within(memory_limit, SCAN_ONLY);
+        let store = Store::open_with(&path, &SCHEMA, OpenMode::ReadWrite, &config)?;
+        Ok(BtcIndexer::new(Arc::new(store), network)?.with_cache_capacity(cache_capacity_within(memory_limit)))
     }
 
     /// An indexer writing into `store` (opened with [`SCHEMA`]) for

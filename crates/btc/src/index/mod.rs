@@ -26,6 +26,9 @@ pub mod tables;
 pub use cluster::{ClusterOptions, DEFAULT_CLUSTER_DEPTH, DEFAULT_GUARD_SIZE};
 pub use error::{BlockFault, IndexError};
 pub use graph::BtcGraph;
-pub use indexer::{check_network, open_read_only, store_path, BtcIndexer, DEFAULT_CACHE_CAPACITY};
+pub use indexer::{
+    cache_capacity_within, check_network, open_read_only, store_path, BtcIndexer, DEFAULT_CACHE_CAPACITY,
+    DEFAULT_MEMORY_LIMIT,
+};
 pub use script::{AddrKey, NONSTANDARD_PREFIX};
 pub use tables::SCHEMA;

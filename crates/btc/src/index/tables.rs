@@ -74,6 +74,10 @@ pub static SCHEMA: Schema = Schema {
     digest_excludes: &[],
 };
 
+/// The tables only ever read by prefix scans and seeks, whose files need
+/// no bloom filter.
+pub const SCAN_ONLY: &[&str] = &[History::NAME];
+
 /// `meta` key of the next transaction number to hand out (`u64be`).
 pub const NEXT_TX_KEY: &str = "btc_next_tx_num";
 /// `meta` key of the next address id to hand out (`u64be`).
