@@ -44,8 +44,8 @@ ALL=(btc eth tags trace load eth-scale btc-scale)
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 run_all() {
-  local rows failed=()
-  rows="$(mktemp)"
+  local failed=()
+  rows="$(mktemp)"  # global: the EXIT trap runs after this function returns
   trap 'rm -f "$rows"' EXIT
   for b in "${ALL[@]}"; do
     echo "bench.sh: [$(date +%H:%M:%S)] $b ..." >&2
