@@ -165,12 +165,6 @@ pub enum FetchError {
         #[source]
         source: DecodeError,
     },
-    /// The fetch was cancelled by the runtime shutting down.
-    #[error("fetching block {height}: cancelled (the runtime is shutting down)")]
-    Cancelled {
-        /// The height asked for.
-        height: u64,
-    },
 }
 
 impl SourceError for FetchError {
@@ -178,7 +172,7 @@ impl SourceError for FetchError {
         match self {
             FetchError::Rpc { source, .. } => source.is_retryable(),
             FetchError::NoBlock { .. } | FetchError::Inconsistent { .. } => true,
-            FetchError::Decode { .. } | FetchError::Cancelled { .. } => false,
+            FetchError::Decode { .. } => false,
         }
     }
 }
