@@ -147,12 +147,127 @@ fn demo_reports_name_every_offramp_of_both_chains_with_the_agreed_amounts() {
     }
     assert!(checked >= 4 * 10, "the case has agreed flows in both assets: {checked}");
 
+    // The summary's columns follow their widest cell, 18-decimal ETH included.
+    for section in stdout.split("\n\n").filter(|s| s.contains(" seized wallets traced")) {
+        let table: Vec<&str> = section.lines().skip_while(|l| !l.contains(" seized wallets traced")).skip(1).collect();
+        assert!(same_width(&table), "the summary's columns do not line up:\n{section}");
+    }
+
     // The data directory is a normal one afterwards.
     let status: Value = serde_json::from_str(&common::run_ok(&data, &["status", "--json"])).unwrap();
     assert_eq!(status["btc"]["clustered_height"], 130 - 6, "{status}");
+    tables_line_up_and_exposure_names_its_unit(&data);
+    store_errors_name_their_context_once(&data, work.path());
     // A second demo refuses to mix its case into it.
     let err = common::run_err(&data, &["demo"]);
     assert!(err.contains("new or empty directory"), "{err}");
+}
+
+/// Whether every line has as many characters as the first: true of a table
+/// whose last column is right-aligned and whose columns fit their cells.
+fn same_width(lines: &[&str]) -> bool {
+    lines.len() > 1 && lines.iter().all(|l| l.chars().count() == lines[0].chars().count())
+}
+
+/// The character column where `needle` starts in `line`.
+fn column(line: &str, needle: &str) -> Option<usize> {
+    line.find(needle).map(|at| line[..at].chars().count())
+}
+
+/// The trace table's columns stay aligned with 18-decimal ETH amounts, and
+/// `exposure` shows amounts in the asset's unit with the exact integer in
+/// the smallest unit beside the total; its JSON keeps the integers and adds
+/// the asset and unit.
+fn tables_line_up_and_exposure_names_its_unit(data: &Path) {
+    let trace = ["trace", "--seed-tag", "category=seized", "--chain", "eth", "--model", "haircut", "--format"];
+    let table = common::run_ok(data, &[&trace[..], &["table"]].concat());
+    let header = table.lines().find(|l| l.starts_with("entity ")).unwrap_or_else(|| panic!("{table}"));
+    let (amount_end, address_at) = (column(header, "amount").unwrap() + "amount".len(), column(header, "address"));
+    let rows: Vec<&str> =
+        table.lines().skip_while(|l| *l != header).skip(1).take_while(|l| !l.starts_with("totals:")).collect();
+    assert!(rows.len() > 1, "{table}");
+    let long = |l: &str| l.split(' ').any(|w| w.split_once('.').is_some_and(|(_, frac)| frac.len() == 18));
+    assert!(rows.iter().any(|l| long(l)), "the case reaches an off-ramp with an 18-decimal amount:\n{table}");
+    for row in &rows {
+        assert_eq!(column(row, " ETH").map(|at| at + " ETH".len()), Some(amount_end), "amount column:\n{table}");
+        assert_eq!(column(row, "0x"), address_at, "address column:\n{table}");
+    }
+    let custodians: Vec<&str> = table.lines().filter(|l| l.starts_with("  ") && l.contains(" ETH  0x")).collect();
+    assert!(custodians.len() > 1, "{table}");
+    let first = column(custodians[0], "0x");
+    assert!(custodians.iter().all(|l| column(l, "0x") == first), "custodians' addresses:\n{table}");
+
+    // Exposure of an exchange the trace reached, on each chain.
+    let reports = data.join("reports");
+    for (chain, file, symbol, decimals, smallest) in
+        [("btc", "btc-BTC.json", "BTC", 8, "sat"), ("eth", "eth-ETH.json", "ETH", 18, "wei")]
+    {
+        let report = json(&reports.join(file));
+        let address = report["models"]["haircut"]["offramps"][0]["address"].as_str().unwrap();
+        let args = ["exposure", chain, address, "--direction", "received"];
+        let e: Value = serde_json::from_str(&common::run_ok(data, &[&args[..], &["--json"]].concat())).unwrap();
+        assert_eq!(
+            (e["asset"].as_str(), &e["unit"]),
+            (Some(symbol), &serde_json::json!({"symbol": symbol, "decimals": decimals}))
+        );
+        let total = amount(&e["exposure"]["total"]);
+        assert_eq!(e["exposure"]["total"].is_u64(), chain == "btc", "integers as before: {e}");
+        let text = common::run_ok(data, &args);
+        let first = text.lines().next().unwrap();
+        let shown = format!(" {symbol} ({total} {smallest}) received from");
+        assert!(first.contains(&shown), "{chain}: {shown:?} in {first:?}");
+        let whole = first.split(": ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap();
+        let (int, frac) = whole.split_once('.').unwrap_or((whole, ""));
+        assert!(frac.len() <= decimals, "{whole}");
+        let units = format!("{int}{frac:0<decimals$}").trim_start_matches('0').to_owned();
+        assert_eq!(units, total, "{chain}: {whole} {symbol} is {total} {smallest}");
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert!(rows.len() > 2 && rows[0].starts_with("category") && rows.last().unwrap().starts_with("untagged"));
+        assert!(rows[1..].iter().all(|r| r.contains(&format!(" {symbol}"))), "rows name the unit:\n{text}");
+        assert!(same_width(&rows), "exposure columns:\n{text}");
+    }
+}
+
+/// Copies the store directory `from` to `to` (a closed RocksDB is plain files).
+fn copy_store(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A store that cannot be read (another chain's store in its place): the
+/// error names the store's path and the reason once, and no context twice,
+/// however the command reaches the store.
+fn store_errors_name_their_context_once(data: &Path, work: &Path) {
+    let swapped = work.join("swapped");
+    copy_store(&data.join("eth"), &swapped.join("btc"));
+    copy_store(&data.join("btc"), &swapped.join("eth"));
+    let out = work.join("export");
+    let out = out.to_str().unwrap();
+    let btc = "mo8ACDH4HDLvceFQntdk6KSRKQ421HPKxE";
+    let eth = "0x0000000000000000000000000000000000000001";
+    for (store, other, args) in [
+        ("btc", "eth", vec!["address", "btc", btc]),
+        ("btc", "eth", vec!["cluster", "btc", btc]),
+        ("btc", "eth", vec!["exposure", "btc", btc]),
+        ("btc", "eth", vec!["export", "parquet", "--out", out, "--chain", "btc"]),
+        ("btc", "eth", vec!["db", "digest"]),
+        ("eth", "btc", vec!["db", "digest", "--chain", "eth"]),
+        ("eth", "btc", vec!["address", "eth", eth]),
+        ("eth", "btc", vec!["exposure", "eth", eth]),
+        ("eth", "btc", vec!["export", "parquet", "--out", out, "--chain", "eth"]),
+    ] {
+        let err = common::run_err(&swapped, &args);
+        let path = swapped.join(store);
+        let reason = format!("holds \"{other}\" data, not \"{store}\"");
+        assert_eq!(err.matches(path.to_str().unwrap()).count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches(&reason).count(), 1, "{args:?}: {err}");
+        assert!(!err.contains(&format!("{store} store")), "{args:?}: {err}");
+        let parts: Vec<&str> = err.trim().split(": ").collect();
+        assert!(parts.windows(2).all(|w| w[0] != w[1]), "{args:?}: {err}");
+    }
 }
 
 /// A child process killed when dropped, also when the test fails.

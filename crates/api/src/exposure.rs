@@ -50,9 +50,10 @@ fn word<T: serde::de::DeserializeOwned>(field: &str, text: &str, expected: &str)
         ExposureParams,
     ),
     responses(
-        (status = 200, description = "`chain`, `address`, `direction`, `max_hops` and `exposure`: the model, the \
-`total` traced, `rows` per category and entity (direct, indirect, total, share), `untagged` and its share; as \
-`chainsleuth exposure --json` prints it", body = serde_json::Value),
+        (status = 200, description = "`chain`, `address`, `direction`, `max_hops`, `asset`, `unit` (`symbol` and \
+`decimals`: the amounts are integers of its smallest unit) and `exposure`: the model, the `total` traced, `rows` \
+per category and entity (direct, indirect, total, share), `untagged` and its share; as `chainsleuth exposure \
+--json` prints it", body = serde_json::Value),
         (status = 400, description = "Bad input: the message names the field", body = ErrorBody),
         (status = 404, description = "Not indexed, or the address has no history", body = ErrorBody),
         (status = 422, description = "The exposure needs more than the trace budget", body = ErrorBody),

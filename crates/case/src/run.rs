@@ -70,8 +70,25 @@ pub struct ExposureReport {
     pub direction: &'static str,
     /// The hop limit.
     pub max_hops: u32,
+    /// The asset: `BTC`, `ETH` or a token contract.
+    pub asset: String,
+    /// The unit to show amounts in; the amounts are integers of its
+    /// smallest unit (sat, wei, a token's base unit).
+    pub unit: Unit,
     /// The shares.
     pub exposure: Exposure,
+}
+
+impl ExposureReport {
+    /// The name of the smallest unit the amounts count: `sat`, `wei`, or
+    /// for a token `base units`.
+    pub fn smallest_unit(&self) -> &'static str {
+        match (self.chain, self.asset.as_str()) {
+            ("btc", _) => "sat",
+            (_, "ETH") => "wei",
+            _ => "base units",
+        }
+    }
 }
 
 /// Runs the exposure `request` asks over the stores in `data_dir`, within
@@ -106,7 +123,7 @@ pub fn run_exposure(
         params.check(tip).map_err(params_error)?;
         Ok(params)
     };
-    let (exposure, address) = match chain {
+    let (exposure, address, asset, unit) = match chain {
         Chain::Bitcoin => {
             if request.asset.is_some() {
                 return Err(invalid(Field::Asset, format!("{:?}", request.asset), "Bitcoin exposure is in BTC only"));
@@ -120,14 +137,14 @@ pub fn run_exposure(
             let mut labels = cluster_view(&graph, tags.as_ref())?;
             let flows = trace_utxo_within(&graph, &mut labels, &[seed], &params, budget)?;
             let exposure = chainsleuth_trace::exposure(&flows[0], &mut labels, true).map_err(label_error)?;
-            (exposure, request.address.clone())
+            (exposure, request.address.clone(), "BTC".to_owned(), btc_unit())
         }
         Chain::Ethereum => {
             let store = open_eth(data_dir)?;
             let graph = EthGraph::new(&store);
             let tip = eth(graph.tip())?.ok_or(CaseError::NotIndexed(Chain::Ethereum))?;
             let params = setup(tip.height)?;
-            let (asset, _) = eth_asset(&graph, request.asset.as_deref())?;
+            let (asset, asset_text) = eth_asset(&graph, request.asset.as_deref())?;
             let id = eth_address(&graph, &request.address, Field::Address)?;
             let tags = open_tags(data_dir, config, bitcoin::Network::Bitcoin)?;
             let assets: Vec<AssetId> =
@@ -135,7 +152,8 @@ pub fn run_exposure(
             let mut labels = deposit_view(&graph, tags.as_ref(), &assets, tip.height)?;
             let flows = trace_account_within(&graph, &mut labels, asset, &[id], &params, budget)?;
             let exposure = chainsleuth_trace::exposure(&flows[0], &mut labels, false).map_err(label_error)?;
-            (exposure, eth(graph.address_text(id))?)
+            let (symbol, decimals) = token_unit(&store, &asset_text)?;
+            (exposure, eth(graph.address_text(id))?, eth(graph.asset_text(asset))?, Unit { symbol, decimals })
         }
     };
     Ok(ExposureReport {
@@ -143,6 +161,8 @@ pub fn run_exposure(
         address,
         direction: request.direction.as_str(),
         max_hops: request.max_hops,
+        asset,
+        unit,
         exposure,
     })
 }
@@ -292,7 +312,7 @@ fn trace_btc(
         chain: "btc".into(),
         asset: "BTC".into(),
         direction: params.direction,
-        unit: Unit { symbol: "BTC".into(), decimals: 8 },
+        unit: btc_unit(),
         index_tip: TipView { height: tip.height.get(), hash: tip.hash.to_reversed_hex() },
         tag_sources: sources(tags)?,
         off_ramps: off_ramps(config),
@@ -387,6 +407,11 @@ fn log_done(flows: &[Flows], started: std::time::Instant) {
     let visited: u64 = flows.iter().map(|f| f.visited).sum();
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(models = flows.len(), visited, seconds, "traced");
+}
+
+/// Bitcoin's unit: BTC, eight decimals (satoshi).
+fn btc_unit() -> Unit {
+    Unit { symbol: "BTC".into(), decimals: 8 }
 }
 
 /// The symbol and decimals to show an Ethereum asset in.

@@ -264,7 +264,7 @@ pub(crate) async fn index(
     };
     let memory_limit = config.memory_limit_mib.map_or(index::DEFAULT_MEMORY_LIMIT, |mib| mib.saturating_mul(1 << 20));
     let indexer = BtcIndexer::open_within(data_dir, network, memory_limit)
-        .with_context(|| format!("opening the Bitcoin store in {}", data_dir.display()))?
+        .context("opening the Bitcoin store")?
         .with_clustering(clustering);
     match source {
         Source::BlkDir(source) => sync(&source, indexer, &opts, shutdown, progress).await,
@@ -292,7 +292,7 @@ pub(crate) fn open_for_query(ctx: &Context, given: Option<NetworkArg>) -> anyhow
     if !path.exists() {
         bail!("no Bitcoin index in {} (run `chainsleuth index btc` first, or pass --data-dir)", ctx.data_dir.display());
     }
-    let store = index::open_read_only(&ctx.data_dir).with_context(|| format!("opening {}", path.display()))?;
+    let store = index::open_read_only(&ctx.data_dir).context("opening the Bitcoin store")?;
     let network = match given {
         Some(network) => network.into(),
         None => query::status(&store)?

@@ -109,13 +109,13 @@ pub fn run_db(ctx: &Context, cmd: DbCommand) -> anyhow::Result<()> {
                 chainsleuth_core::Chain::Bitcoin => {
                     let path = index::store_path(&ctx.data_dir);
                     anyhow::ensure!(path.exists(), "no Bitcoin index in {}", ctx.data_dir.display());
-                    index::open_read_only(&ctx.data_dir).with_context(|| format!("opening {}", path.display()))?
+                    index::open_read_only(&ctx.data_dir).context("opening the Bitcoin store")?
                 }
                 chainsleuth_core::Chain::Ethereum => {
                     let path = chainsleuth_eth::store_path(&ctx.data_dir);
                     anyhow::ensure!(path.exists(), "no Ethereum index in {}", ctx.data_dir.display());
                     Store::open(&path, &chainsleuth_eth::SCHEMA, OpenMode::ReadOnly)
-                        .with_context(|| format!("opening {}", path.display()))?
+                        .context("opening the Ethereum store")?
                 }
             };
             let digest = store.digest().context("hashing the store")?;

@@ -29,7 +29,7 @@ use chainsleuth_core::U256;
 use chainsleuth_scenario::{CrackdownConfig, EthCase, Node};
 use chainsleuth_sync::SyncOptions;
 use chainsleuth_tags::{Format, ImportOptions, TagStore};
-use chainsleuth_trace::{format_units, Amount, Budget, Report};
+use chainsleuth_trace::{format_units, Align, Amount, Budget, Report, Table};
 use clap::Args;
 
 use crate::eth_cmd::IndexEthArgs;
@@ -188,7 +188,7 @@ fn index_btc(data_dir: &Path, input: &Path, seed: u64) -> anyhow::Result<String>
     let source =
         BlkDirSource::open(&BlkDirConfig { dir: input.to_owned(), network: Network::Regtest, xor: XorMode::Auto })?;
     let indexer = BtcIndexer::open(data_dir, Network::Regtest)
-        .with_context(|| format!("opening the Bitcoin store in {}", data_dir.display()))?
+        .context("opening the Bitcoin store")?
         .with_clustering(ClusterOptions::default());
     let report = crate::runtime()?.block_on(async {
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
@@ -286,37 +286,29 @@ fn summary(out: &mut impl std::io::Write, t: &Traced) -> std::io::Result<()> {
             *rows.entry((o.entity.clone(), what)).or_default().entry(model).or_insert(U256::ZERO) += o.amount.value;
         }
     }
-    let labels: Vec<(String, &BTreeMap<&str, U256>)> =
-        rows.iter().map(|((entity, what), amounts)| (format!("{entity} ({what})"), amounts)).collect();
-    let header = "reached (entity, category, jurisdiction, licence)";
-    let width = labels.iter().map(|(l, _)| l.chars().count()).chain([header.len()]).max().unwrap_or(0);
-    writeln!(out, "{}", t.title)?;
-    write!(out, "  {header:<width$}")?;
-    for m in &models {
-        write!(out, " {m:>22}")?;
-    }
-    writeln!(out)?;
-    let line = |out: &mut dyn std::io::Write, label: &str, value: &dyn Fn(&str) -> U256| -> std::io::Result<()> {
-        write!(out, "  {label:<width$}")?;
-        for m in &models {
-            write!(out, " {:>22}", show(value(m)))?;
-        }
-        writeln!(out)
+    let mut align = vec![Align::Left];
+    align.resize(models.len() + 1, Align::Right);
+    let mut table = Table::new(&align);
+    table.row(std::iter::once("reached (entity, category, jurisdiction, licence)").chain(models.iter().copied()));
+    let mut line = |label: String, value: &dyn Fn(&str) -> U256| {
+        table.row(std::iter::once(label).chain(models.iter().map(|m| show(value(m)))));
     };
-    for (label, amounts) in &labels {
-        line(out, label, &|m| amounts.get(m).copied().unwrap_or(U256::ZERO))?;
+    for ((entity, what), amounts) in &rows {
+        line(format!("{entity} ({what})"), &|m| amounts.get(m).copied().unwrap_or(U256::ZERO));
     }
     let sum = |list: &mut dyn Iterator<Item = Amount>| list.map(|a| a.value).fold(U256::ZERO, |a, b| a + b);
-    line(out, "into mixers", &|m| r.models[m].totals.mixers.value)?;
-    line(out, "still held", &|m| r.models[m].totals.held.value)?;
-    line(out, "freezable now by the issuer", &|m| {
+    line("into mixers".into(), &|m| r.models[m].totals.mixers.value);
+    line("still held".into(), &|m| r.models[m].totals.held.value);
+    line("freezable now by the issuer".into(), &|m| {
         sum(&mut r.models[m].holders.iter().filter(|h| h.freezable).map(|h| h.amount))
-    })?;
-    line(out, "already frozen by the issuer", &|m| {
+    });
+    line("already frozen by the issuer".into(), &|m| {
         sum(&mut r.models[m].holders.iter().filter(|h| h.frozen.is_some()).map(|h| h.amount))
-    })?;
-    line(out, "reached, still freezable (order or issuer)", &|m| {
+    });
+    line("reached, still freezable (order or issuer)".into(), &|m| {
         sum(&mut r.models[m].offramps.iter().filter(|o| o.freezable.is_some()).map(|o| o.amount))
-    })?;
+    });
+    writeln!(out, "{}", t.title)?;
+    out.write_all(table.render("  ").as_bytes())?;
     Ok(())
 }

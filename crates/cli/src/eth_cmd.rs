@@ -197,10 +197,7 @@ pub async fn run_index(
     let shown = redact_url(&config.url);
     let path = store_path(data_dir);
     std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-    let store = Arc::new(
-        Store::open(&path, &SCHEMA, OpenMode::ReadWrite)
-            .with_context(|| format!("opening store at {}", path.display()))?,
-    );
+    let store = Arc::new(Store::open(&path, &SCHEMA, OpenMode::ReadWrite).context("opening the Ethereum store")?);
     let (source, indexer) = connect(store, config).with_context(|| format!("connecting to {shown}"))?;
     let opts = args.sync.options();
     let report = chainsleuth_sync::run(&source, indexer, &opts, shutdown, progress)
@@ -224,7 +221,7 @@ pub(crate) fn open_read_only(data_dir: &Path) -> anyhow::Result<Store> {
     if !path.exists() {
         bail!("no Ethereum index at {}: run `chainsleuth index eth --rpc URL` first", path.display());
     }
-    Store::open(&path, &SCHEMA, OpenMode::ReadOnly).with_context(|| format!("opening store at {}", path.display()))
+    Store::open(&path, &SCHEMA, OpenMode::ReadOnly).context("opening the Ethereum store")
 }
 
 /// `amount` base units with `decimals` as a decimal number (`1.5`).

@@ -12,7 +12,8 @@ use chainsleuth_case::{
     TraceRequest,
 };
 use chainsleuth_core::Label;
-use chainsleuth_trace::Budget;
+use chainsleuth_trace::Align::{Left, Right};
+use chainsleuth_trace::{format_units, Amount, Budget, Table};
 use clap::{Args, ValueEnum};
 
 use crate::Context;
@@ -311,39 +312,36 @@ pub fn run_exposure(ctx: &Context, args: ExposureArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
-    let (exposure, address) = (&answer.exposure, &answer.address);
+    let (exposure, unit) = (&answer.exposure, &answer.unit);
+    let show = |a: &Amount| format_units(a.value, unit);
     let verb = match args.direction {
         ExposureDirection::Received => "received from",
         ExposureDirection::Sent => "sent to",
     };
     writeln!(
         out,
-        "{address}: {} {verb}, model {}, up to {} hops",
+        "{}: {} ({} {}) {verb}, model {}, up to {} hops",
+        answer.address,
+        show(&exposure.total),
         exposure.total.value,
+        answer.smallest_unit(),
         exposure.model.as_str(),
-        args.max_hops
+        answer.max_hops
     )?;
-    writeln!(out, "{:<22} {:<28} {:>20} {:>20} {:>8}", "category", "entity", "direct", "indirect", "share")?;
+    let share = |s: f64| format!("{:.2}%", s * 100.0);
+    let mut table = Table::new(&[Left, Left, Right, Right, Right]);
+    table.row(["category", "entity", "direct", "indirect", "share"]);
     for row in &exposure.rows {
-        writeln!(
-            out,
-            "{:<22} {:<28} {:>20} {:>20} {:>7.2}%",
-            row.category,
-            row.entity,
-            row.direct.value,
-            row.indirect.value,
-            row.share * 100.0
-        )?;
+        table.row([row.category.clone(), row.entity.clone(), show(&row.direct), show(&row.indirect), share(row.share)]);
     }
-    writeln!(
-        out,
-        "{:<22} {:<28} {:>20} {:>20} {:>7.2}%",
-        "untagged",
-        "-",
-        "",
-        exposure.untagged.value,
-        exposure.untagged_share * 100.0
-    )?;
+    table.row([
+        "untagged".to_owned(),
+        "-".to_owned(),
+        String::new(),
+        show(&exposure.untagged),
+        share(exposure.untagged_share),
+    ]);
+    out.write_all(table.render("").as_bytes())?;
     Ok(())
 }
 

@@ -59,7 +59,7 @@ pub enum ExportError {
     #[error("--partition-blocks must be at least 1")]
     ZeroPartition,
     /// A file or directory could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -68,7 +68,7 @@ pub enum ExportError {
         source: std::io::Error,
     },
     /// Writing a Parquet file failed.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
@@ -85,13 +85,13 @@ pub enum ExportError {
         reason: String,
     },
     /// Reading the Bitcoin store failed.
-    #[error("reading the Bitcoin store: {0}")]
+    #[error("reading the Bitcoin store")]
     Btc(#[from] chainsleuth_btc::index::IndexError),
     /// Reading the Ethereum store failed.
-    #[error("reading the Ethereum store: {0}")]
+    #[error("reading the Ethereum store")]
     Eth(#[from] chainsleuth_eth::QueryError),
     /// Opening a store failed.
-    #[error("opening the {what} store: {source}")]
+    #[error("opening the {what} store")]
     Open {
         /// Which store.
         what: &'static str,
@@ -100,7 +100,7 @@ pub enum ExportError {
         source: chainsleuth_store::StoreError,
     },
     /// Reading the tag store failed.
-    #[error("reading the tag store: {0}")]
+    #[error("reading the tag store")]
     Tags(#[from] chainsleuth_tags::TagsError),
 }
 

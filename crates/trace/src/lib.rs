@@ -51,6 +51,7 @@ mod parts;
 mod report;
 mod resolve;
 mod sankey;
+mod table;
 mod utxo;
 
 pub use account::{trace_account, trace_account_within};
@@ -64,13 +65,14 @@ pub use report::{
     Unit,
 };
 pub use resolve::{ClusterLabels, DepositLabels, DEPOSIT_ETH_SLACK, DEPOSIT_WINDOW_BLOCKS};
+pub use table::{Align, Table};
 pub use utxo::{trace_utxo, trace_utxo_within, UtxoSeed};
 
 /// Why a trace could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError<E: std::error::Error + 'static> {
     /// Reading the chain index failed.
-    #[error("reading the index: {0}")]
+    #[error("reading the index")]
     Graph(#[source] E),
     /// Looking up labels failed.
     #[error("reading the tags: {0}")]

@@ -13,6 +13,8 @@ use chainsleuth_core::{AddressId, ClusterId, Label, SourceVersion, U256};
 use serde::{Serialize, Serializer};
 
 use crate::flows::Step;
+use crate::table::Align::{Left, Right};
+use crate::table::Table;
 use crate::{End, EndKind, Flows, Params};
 
 /// An amount in the smallest unit: a JSON number on Bitcoin, a decimal
@@ -421,25 +423,21 @@ impl Report {
                     if c.direction == crate::Direction::Backward { "no tagged source" } else { "no off-ramp reached" };
                 let _ = writeln!(out, "{what}");
             } else {
-                let _ = writeln!(
-                    out,
-                    "{:<28} {:<20} {:<4} {:>22} {:>6} {:>5}  address",
-                    "entity", "category", "jur.", "amount", "paths", "hops"
-                );
+                let mut table = Table::new(&[Left, Left, Left, Right, Right, Right, Left]);
+                table.row(["entity", "category", "jur.", "amount", "paths", "hops", "address"]);
                 for o in &m.offramps {
                     let inferred = if o.inferred.is_some() { " (inferred)" } else { "" };
-                    let _ = writeln!(
-                        out,
-                        "{:<28} {:<20} {:<4} {:>22} {:>6} {:>5}  {}{inferred}",
-                        o.entity,
-                        o.category,
-                        o.jurisdiction.as_deref().unwrap_or("-"),
+                    table.row([
+                        o.entity.clone(),
+                        o.category.clone(),
+                        o.jurisdiction.clone().unwrap_or_else(|| "-".to_owned()),
                         show(&o.amount),
-                        o.paths,
-                        o.min_hops,
-                        o.address
-                    );
+                        o.paths.to_string(),
+                        o.min_hops.to_string(),
+                        format!("{}{inferred}", o.address),
+                    ]);
                 }
+                table.write(&mut out, "");
             }
             let t = &m.totals;
             let _ = writeln!(
@@ -457,10 +455,11 @@ impl Report {
             let custodial: Vec<&Offramp> = m.offramps.iter().filter(|o| o.freezable.is_some()).collect();
             if !custodial.is_empty() {
                 let _ = writeln!(out, "reached custodians (a freeze order can still reach these):");
+                let mut table = Table::new(&[Right, Left, Left]);
                 for o in custodial {
-                    let why = o.freezable.as_deref().unwrap_or_default();
-                    let _ = writeln!(out, "  {:>22}  {}  {why}", show(&o.amount), o.address);
+                    table.row([show(&o.amount), o.address.clone(), o.freezable.clone().unwrap_or_default()]);
                 }
+                table.write(&mut out, "  ");
             }
             let freezable: Vec<&Holder> = m.holders.iter().filter(|h| h.freezable || h.frozen.is_some()).collect();
             let _ = writeln!(
@@ -469,13 +468,15 @@ impl Report {
                 m.holders.len(),
                 freezable.iter().filter(|h| h.freezable).count()
             );
+            let mut table = Table::new(&[Right, Left, Left]);
             for h in freezable {
                 let state = match &h.frozen {
                     Some(tx) => format!("already frozen (tx {tx})"),
                     None => h.reason.clone().unwrap_or_default(),
                 };
-                let _ = writeln!(out, "  {:>22}  {}  {state}", show(&h.amount), h.address);
+                table.row([show(&h.amount), h.address.clone(), state]);
             }
+            table.write(&mut out, "  ");
         }
         out
     }

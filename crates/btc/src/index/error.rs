@@ -8,8 +8,9 @@ use chainsleuth_store::StoreError;
 /// block (height and hash), the address, txid or cursor involved.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    /// The store failed; see the source.
-    #[error("btc store")]
+    /// The store failed. Its message is the store's own, which names the
+    /// path or the table and key; callers say what they were doing.
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A file-system operation failed.
     #[error("{what}")]
