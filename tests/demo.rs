@@ -6,8 +6,11 @@
 //! of both chains' ground truth, under every model, with the ground
 //! truth's amount wherever all models must agree (single paths of fully
 //! tainted funds), the mixers with what was paid into them, and what is
-//! still held, freezable or already frozen. With `--serve` it then keeps
-//! the API up over the case and prints a read token that opens it.
+//! still held, freezable or already frozen. On its data directory the
+//! tables for people line up (18-decimal ETH included), `exposure` names its
+//! unit, and a store that cannot be read is reported naming its path and
+//! reason once. With `--serve` it then keeps the API up over the case and
+//! prints a read token that opens it.
 
 mod common;
 

@@ -255,7 +255,9 @@ Exposure is a trace from the one address that stops at every tagged address: of 
 address received (or sent), the amount and share that came from (went to) each category and
 entity, through one hop (direct) or through untagged hops (indirect). The rest is untagged;
 under haircut, FIFO and LIFO the rows and untagged add up to 100%. Received runs backward
-(poison and haircut); sent runs forward.
+(poison and haircut); sent runs forward. Amounts show in the asset's unit (the total also in
+its smallest unit: sat, wei); --json gives integers of the smallest unit, with the asset and
+the unit's decimals.
 
 Example:
   chainsleuth exposure btc bcrt1q... --direction received --max-hops 6")]
