@@ -15,7 +15,7 @@ use std::path::Path;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, Txid};
-use chainsleuth_btc::index::tables::{AddrIdByKey, AddrKeyById, BlockByHeight, ClusterOf, Outputs, TxByNum};
+use chainsleuth_btc::index::tables::{addr_id_of, AddrKeyById, BlockByHeight, ClusterOf, Outputs, TxByNum};
 use chainsleuth_btc::index::{self, query, AddrKey};
 use chainsleuth_core::{AddressId, Height, TxNum, U256};
 use chainsleuth_eth::EthQuery;
@@ -191,7 +191,7 @@ impl<'s> BtcReader<'s> {
     fn address_id(&self, address: &str) -> Result<Option<AddressId>, WatchError> {
         // Items were checked against this network when they were added.
         let Ok(key) = AddrKey::parse(address, self.network) else { return Ok(None) };
-        Ok(self.store.get::<AddrIdByKey>(&key)?)
+        Ok(addr_id_of(self.store, &key)?)
     }
 
     /// The current cluster of each of `ids` (an address in none is its own).

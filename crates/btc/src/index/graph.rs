@@ -21,7 +21,7 @@ use super::cluster::clustered_height;
 use super::error::IndexError;
 use super::script::AddrKey;
 use super::tables::{
-    tx_nums_of, AddrIdByKey, AddrKeyById, BlockByHeight, BlockRow, ClusterOf, History, OutputRow, Outputs, Totals,
+    addr_id_of, tx_nums_of, AddrKeyById, BlockByHeight, BlockRow, ClusterOf, History, OutputRow, Outputs, Totals,
     TxByNum, TxRow, NETWORK_KEY,
 };
 
@@ -98,7 +98,7 @@ impl UtxoGraph for BtcGraph<'_> {
             network: self.network,
             reason,
         })?;
-        Ok(self.store.get::<AddrIdByKey>(&key)?)
+        Ok(addr_id_of(self.store, &key)?)
     }
 
     fn address_text(&self, id: AddressId) -> Result<String, IndexError> {

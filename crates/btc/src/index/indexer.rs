@@ -28,9 +28,9 @@ use super::cluster::{cluster_through, clustered_height, Candidate, ClusterOption
 use super::error::{BlockFault, IndexError};
 use super::script::AddrKey;
 use super::tables::{
-    tx_nums_of, AddrIdByKey, AddrKeyById, AddrTotals, BlockByHeight, BlockRow, HeightByHash, History, HistoryRow,
-    OutputRow, Outputs, Spend, Totals, TxByNum, TxNumByTxid, TxNums, TxRow, TxidPrefix, NETWORK_KEY, NEXT_ADDR_KEY,
-    NEXT_TX_KEY, SCAN_ONLY, SCHEMA,
+    addr_id_rows, addr_ids_of, tx_nums_of, AddrHash, AddrIdByKey, AddrIds, AddrKeyById, AddrTotals, BlockByHeight,
+    BlockRow, HeightByHash, History, HistoryRow, OutputRow, Outputs, Spend, Totals, TxByNum, TxNumByTxid, TxNums,
+    TxRow, TxidPrefix, NETWORK_KEY, NEXT_ADDR_KEY, NEXT_TX_KEY, SCAN_ONLY, SCHEMA,
 };
 use crate::{to_core_hash, BtcBlock};
 
@@ -352,7 +352,7 @@ impl BtcIndexer {
     }
 
     /// The address of every output, and ids for the block's addresses: from
-    /// the cache, the store (one `multi_get`), or new ones in order of first
+    /// the cache, the store ([`addr_ids_of`]), or new ones in order of first
     /// appearance.
     fn resolve_outputs(&mut self, plan: &mut Plan, txs: &[Transaction], next_addr: u64) -> Result<(), IndexError> {
         let mut addr_slot: FxHashMap<AddrKey, u32> = FxHashMap::default();
@@ -380,9 +380,11 @@ impl BtcIndexer {
         plan.out_spent = vec![None; plan.outs.len()];
         if !lookups.is_empty() {
             let keys: Vec<AddrKey> = lookups.iter().map(|slot| plan.addrs[*slot as usize].key).collect();
-            for (slot, id) in lookups.iter().zip(self.store.multi_get::<AddrIdByKey>(&keys)?) {
+            let found = addr_ids_of(&self.store, &keys)?;
+            for (slot, id) in lookups.iter().zip(found.ids) {
                 plan.addrs[*slot as usize].id = id;
             }
+            plan.collided = found.collided;
         }
         plan.next_addr = next_addr;
         for addr in &mut plan.addrs {
@@ -581,10 +583,8 @@ impl BtcIndexer {
         for (key, id) in &plan.new_addrs {
             w.create::<AddrKeyById>(id, key)?;
         }
-        let mut new_addrs: Vec<&(AddrKey, AddressId)> = plan.new_addrs.iter().collect();
-        new_addrs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (key, id) in new_addrs {
-            w.create::<AddrIdByKey>(key, id)?;
+        for (hash, old, ids) in addr_id_rows(&plan.new_addrs, &plan.collided) {
+            w.change::<AddrIdByKey>(&hash, &ids, old)?;
         }
         // Each address's rows in chain order, and its totals after the
         // block, from its totals before it (or nothing, for a new address).
@@ -657,6 +657,9 @@ struct Plan {
     addrs: Vec<BlockAddress>,
     /// Addresses seen for the first time, with their new ids.
     new_addrs: Vec<(AddrKey, AddressId)>,
+    /// The `btc_addr_id` lists under the hashes of the new addresses, when
+    /// older addresses share them (nearly always none).
+    collided: Vec<(AddrHash, AddrIds)>,
     /// The address id counter after this block.
     next_addr: u64,
     /// Every non-coinbase input, in block order.
@@ -692,6 +695,7 @@ impl Plan {
             out_spent: Vec::new(),
             addrs: Vec::with_capacity(txs.len() * 2),
             new_addrs: Vec::new(),
+            collided: Vec::new(),
             next_addr: 0,
             spent: Vec::with_capacity(txs.len() * 2),
             history: Vec::with_capacity(txs.len() * 4),

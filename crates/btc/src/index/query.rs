@@ -19,7 +19,7 @@ use super::error::IndexError;
 use super::indexer::{check_network, read_counter};
 use super::script::AddrKey;
 use super::tables::{
-    tx_nums_of, AddrIdByKey, AddrKeyById, BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink,
+    addr_id_of, tx_nums_of, AddrKeyById, BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink,
     ClusterMembers, ClusterOf, ClusterSize, History, OutputRow, Outputs, Spend, Totals, TxByNum, TxRow, NETWORK_KEY,
     NEXT_ADDR_KEY, NEXT_TX_KEY,
 };
@@ -207,7 +207,7 @@ fn parse_address(store: &Store, address: &str, network: Network) -> Result<AddrK
 pub fn address_summary(store: &Store, address: &str, network: Network) -> Result<AddressSummary, IndexError> {
     let key = parse_address(store, address, network)?;
     let text = key.to_text(network);
-    let found = match store.get::<AddrIdByKey>(&key)? {
+    let found = match addr_id_of(store, &key)? {
         Some(id) => {
             let row = store
                 .get::<Totals>(&id)?
@@ -273,7 +273,7 @@ pub fn address_history(
     let key = parse_address(store, address, network)?;
     let from = cursor.map(decode_cursor).transpose()?;
     let mut page = HistoryPage { address: key.to_text(network), rows: Vec::new(), next_cursor: None };
-    let Some(id) = store.get::<AddrIdByKey>(&key)? else { return Ok(page) };
+    let Some(id) = addr_id_of(store, &key)? else { return Ok(page) };
     let limit = limit.clamp(1, MAX_PAGE);
     let prefix = id.encode();
     let start = from.map(|tx| (id, tx).encode());
@@ -445,7 +445,7 @@ fn cluster_subject(store: &Store, query: &str, network: Network) -> Result<Addre
         };
     }
     let key = parse_address(store, text, network)?;
-    store.get::<AddrIdByKey>(&key)?.ok_or_else(|| IndexError::UnknownAddress(key.to_text(network)))
+    addr_id_of(store, &key)?.ok_or_else(|| IndexError::UnknownAddress(key.to_text(network)))
 }
 
 /// The id of the cluster `address` belongs to: the address itself while it
@@ -470,7 +470,7 @@ pub struct ClusterRef {
 /// [`IndexError::InvalidAddress`], [`IndexError::NetworkMismatch`]; store errors.
 pub fn cluster_of(store: &Store, address: &str, network: Network) -> Result<Option<ClusterRef>, IndexError> {
     let key = parse_address(store, address, network)?;
-    let Some(member) = store.get::<AddrIdByKey>(&key)? else { return Ok(None) };
+    let Some(member) = addr_id_of(store, &key)? else { return Ok(None) };
     let id = cluster_root(store, member)?;
     let size = store.get::<ClusterSize>(&id)?.unwrap_or(1);
     Ok(Some(ClusterRef { id: ClusterId(id.0), size }))

@@ -5,6 +5,7 @@
 //! the store small. `SCHEMA.md` beside this crate documents every table;
 //! a test keeps the two in step.
 
+use bitcoin::hashes::{sha256, Hash};
 use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
 use chainsleuth_store::{tables, take, Codec, CodecError, Schema, Store, StoreError, Table};
 
@@ -26,8 +27,11 @@ tables! {
     TxByNum("btc_tx"): TxNum => TxRow;
     /// Every output by `(tx number, vout)`: its address, value and spender.
     Outputs("btc_output"): (TxNum, u32) => OutputRow;
-    /// Address id by address key (the normalised scriptPubKey).
-    AddrIdByKey("btc_addr_id"): AddrKey => AddressId;
+    /// The ids of the addresses whose key hashes to the key's 8 bytes (see
+    /// [`AddrHash`]), oldest first: nearly always one. Look addresses up
+    /// with [`addr_ids_of`], which checks each candidate's key in
+    /// `btc_addr_key`.
+    AddrIdByKey("btc_addr_id"): AddrHash => AddrIds;
     /// Address key by address id.
     AddrKeyById("btc_addr_key"): AddressId => AddrKey;
     /// One row per (address, transaction touching it), in chain order, with
@@ -54,7 +58,7 @@ tables! {
 /// The Bitcoin store's schema: its name, layout version and tables.
 pub static SCHEMA: Schema = Schema {
     name: "btc",
-    format: 4,
+    format: 5,
     tables: &[
         BlockByHeight::NAME,
         HeightByHash::NAME,
@@ -138,6 +142,15 @@ fn get_wide_varint(input: &mut &[u8]) -> Result<u128, CodecError> {
 
 fn get_u32_varint(input: &mut &[u8], what: &'static str) -> Result<u32, CodecError> {
     u32::try_from(get_varint(input)?).map_err(|_| CodecError::Invalid { what })
+}
+
+/// Reads varints to the end of `input`: at least one.
+fn get_varint_list(input: &mut &[u8]) -> Result<Vec<u64>, CodecError> {
+    let mut values = Vec::with_capacity(1);
+    while !input.is_empty() || values.is_empty() {
+        values.push(get_varint(input)?);
+    }
+    Ok(values)
 }
 
 /// A block's row: what the header list and queries need.
@@ -384,11 +397,7 @@ impl Codec for TxNums {
         }
     }
     fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
-        let mut nums = Vec::with_capacity(1);
-        while !input.is_empty() || nums.is_empty() {
-            nums.push(TxNum(get_varint(input)?));
-        }
-        Ok(TxNums(nums))
+        Ok(TxNums(get_varint_list(input)?.into_iter().map(TxNum).collect()))
     }
 }
 
@@ -417,6 +426,130 @@ pub fn tx_nums_of(store: &Store, txids: &[[u8; 32]]) -> Result<Vec<Option<TxNum>
                 .map(|(num, _)| num)
         })
         .collect())
+}
+
+/// The first 8 bytes of the SHA-256 of an address key: the key of
+/// `btc_addr_id`. SHA-256 is in every build already (for nonstandard
+/// scripts' pseudo-keys), spreads keys evenly, and costs about as much as a
+/// point read's key compare for keys of at most 42 bytes; unlike an unkeyed
+/// fast hash (xxHash, FxHash) its collisions cannot be made at will, so
+/// nobody can pile addresses under one hash to slow lookups down. An
+/// accidental collision is expected about once in 4 billion addresses, and
+/// [`addr_ids_of`] resolves it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AddrHash(pub [u8; 8]);
+
+impl AddrHash {
+    /// The hash of `key`.
+    pub fn of(key: &AddrKey) -> AddrHash {
+        let digest = sha256::Hash::hash(key.as_bytes()).to_byte_array();
+        let mut hash = [0u8; 8];
+        hash.copy_from_slice(&digest[..8]);
+        #[cfg(test)]
+        if tests::NARROW_ADDR_HASH.with(std::cell::Cell::get) {
+            // 16 hashes in all, so that a small chain collides often.
+            hash = [hash[0] & 0x0f, 0, 0, 0, 0, 0, 0, 0];
+        }
+        AddrHash(hash)
+    }
+}
+
+impl Codec for AddrHash {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(AddrHash(<[u8; 8]>::decode_from(input)?))
+    }
+}
+
+/// The address ids under one [`AddrHash`], oldest first, as varints (at
+/// least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrIds(pub Vec<AddressId>);
+
+impl Codec for AddrIds {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        for id in &self.0 {
+            put_varint(out, id.0);
+        }
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, CodecError> {
+        Ok(AddrIds(get_varint_list(input)?.into_iter().map(AddressId).collect()))
+    }
+}
+
+/// What `btc_addr_id` says of some address keys (see [`addr_ids_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrLookup {
+    /// The id of the address with each key, in the order of the keys.
+    pub ids: Vec<Option<AddressId>>,
+    /// For the keys not found whose hash lists other addresses (nearly
+    /// always none), the hash and that list: a new address with one of
+    /// these keys must join its list, not replace it.
+    pub collided: Vec<(AddrHash, AddrIds)>,
+}
+
+/// The ids of the addresses with each of `keys`: `btc_addr_id` gives the
+/// candidates under each key's hash, and each candidate's `btc_addr_key`
+/// row says whether its key matches, so two addresses whose hashes collide
+/// stay distinct. Two `multi_get`s in all.
+///
+/// # Errors
+/// [`StoreError::Read`] or [`StoreError::Decode`].
+pub fn addr_ids_of(store: &Store, keys: &[AddrKey]) -> Result<AddrLookup, StoreError> {
+    let hashes: Vec<AddrHash> = keys.iter().map(AddrHash::of).collect();
+    let found = store.multi_get::<AddrIdByKey>(&hashes)?;
+    let candidates: Vec<AddressId> = found.iter().flatten().flat_map(|ids| ids.0.iter().copied()).collect();
+    let mut stored = store.multi_get::<AddrKeyById>(&candidates)?.into_iter();
+    let mut lookup = AddrLookup { ids: Vec::with_capacity(keys.len()), collided: Vec::new() };
+    for ((key, hash), listed) in keys.iter().zip(hashes).zip(found) {
+        let Some(listed) = listed else {
+            lookup.ids.push(None);
+            continue;
+        };
+        let stored: Vec<Option<AddrKey>> = stored.by_ref().take(listed.0.len()).collect();
+        let id = listed.0.iter().zip(stored).find(|(_, stored)| stored.as_ref() == Some(key)).map(|(id, _)| *id);
+        if id.is_none() {
+            lookup.collided.push((hash, listed));
+        }
+        lookup.ids.push(id);
+    }
+    Ok(lookup)
+}
+
+/// The id of the address with `key`, if the index has it (see
+/// [`addr_ids_of`]).
+///
+/// # Errors
+/// [`StoreError::Read`] or [`StoreError::Decode`].
+pub fn addr_id_of(store: &Store, key: &AddrKey) -> Result<Option<AddressId>, StoreError> {
+    Ok(addr_ids_of(store, std::slice::from_ref(key))?.ids[0])
+}
+
+/// The `btc_addr_id` rows that a block's `new` addresses (each with its new
+/// id, in order of id) change, in key order: each hash, its list before the
+/// block (from [`AddrLookup::collided`]; nearly always none) and its list
+/// after, which gains the new ids.
+pub fn addr_id_rows<'a>(
+    new: &[(AddrKey, AddressId)],
+    collided: &'a [(AddrHash, AddrIds)],
+) -> Vec<(AddrHash, Option<&'a AddrIds>, AddrIds)> {
+    let mut by_hash: Vec<(AddrHash, AddressId)> = new.iter().map(|(key, id)| (AddrHash::of(key), *id)).collect();
+    by_hash.sort_unstable();
+    let mut rows: Vec<(AddrHash, Option<&AddrIds>, AddrIds)> = Vec::with_capacity(by_hash.len());
+    for (hash, id) in by_hash {
+        match rows.last_mut() {
+            Some((last, _, ids)) if *last == hash => ids.0.push(id),
+            _ => {
+                let old = collided.iter().find(|(listed, _)| *listed == hash).map(|(_, ids)| ids);
+                let mut ids = old.cloned().unwrap_or(AddrIds(Vec::with_capacity(1)));
+                ids.0.push(id);
+                rows.push((hash, old, ids));
+            }
+        }
+    }
+    rows
 }
 
 /// Where an address sits in the clusters: `cluster:varint ‖ tx:varint`.
@@ -486,7 +619,102 @@ impl Codec for ClusterFlag {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::collections::BTreeMap;
+
+    use bitcoin::Network;
+    use chainsleuth_store::Direction;
+    use chainsleuth_sync::{Indexer, UndoPolicy};
+
     use super::*;
+    use crate::sim::{build_chain, SimConfig};
+    use crate::{BtcBlock, BtcIndexer};
+
+    thread_local! {
+        /// Set by a test to cut [`AddrHash`] down to 16 values on its thread.
+        pub(super) static NARROW_ADDR_HASH: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Checks every `btc_addr_id` list against `btc_addr_key`: each address
+    /// resolves to its own id, and each hash lists exactly the ids whose key
+    /// has that hash, oldest first. Returns the number of addresses.
+    fn check_address_lists(store: &Store) -> usize {
+        let keys: Vec<(AddressId, AddrKey)> =
+            store.scan::<AddrKeyById>(&[], None, Direction::Forward).unwrap().collect::<Result<_, _>>().unwrap();
+        let found = addr_ids_of(store, &keys.iter().map(|(_, key)| *key).collect::<Vec<_>>()).unwrap();
+        assert_eq!(found.ids, keys.iter().map(|(id, _)| Some(*id)).collect::<Vec<_>>());
+        assert!(found.collided.is_empty());
+        let mut expected: BTreeMap<AddrHash, Vec<AddressId>> = BTreeMap::new();
+        for (id, key) in &keys {
+            expected.entry(AddrHash::of(key)).or_default().push(*id);
+        }
+        let lists: Vec<(AddrHash, AddrIds)> =
+            store.scan::<AddrIdByKey>(&[], None, Direction::Forward).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(lists, expected.into_iter().map(|(hash, ids)| (hash, AddrIds(ids))).collect::<Vec<_>>());
+        keys.len()
+    }
+
+    #[test]
+    fn colliding_address_hashes_stay_distinct_through_indexing_and_unwinding() {
+        NARROW_ADDR_HASH.with(|narrow| narrow.set(true));
+        let chain = build_chain(&SimConfig { blocks: 112, txs_per_block: 8, ..SimConfig::default() });
+        let dir = tempfile::tempdir().unwrap();
+        let mut indexer = BtcIndexer::open(dir.path(), Network::Regtest).unwrap();
+        let keep = UndoPolicy { keep: true, prune: None };
+        let index = |indexer: &mut BtcIndexer, heights: std::ops::Range<usize>| {
+            for h in heights {
+                let block = chain.blocks[h].clone();
+                let size = block.total_size();
+                indexer.execute(&BtcBlock::new(Height::new(h as u64), block, size), keep).unwrap();
+            }
+        };
+        let tip = chain.blocks.len();
+        index(&mut indexer, 0..tip);
+        let store = indexer.store().clone();
+        // Many more addresses than the 16 hashes: most ids joined a list
+        // that an earlier block (or the same one) had started.
+        let all = check_address_lists(&store);
+        assert!(all > 16 * 4, "only {all} addresses");
+        // A key the index lacks, under a hash that lists other addresses.
+        let unknown = AddrKey::of_script(&[[0x00, 0x14].as_slice(), &[0xab; 20]].concat()).unwrap();
+        let lookup = addr_ids_of(&store, &[unknown]).unwrap();
+        assert_eq!(lookup.ids, vec![None]);
+        assert_eq!(lookup.collided.len(), 1);
+        assert_eq!(lookup.collided[0].0, AddrHash::of(&unknown));
+
+        // Unwinding takes each list back to what it was; indexing the blocks
+        // again hands out the same ids.
+        for h in (tip - 6..tip).rev() {
+            assert!(indexer.unwind(Height::new(h as u64)).unwrap());
+        }
+        let fewer = check_address_lists(&store);
+        assert!(fewer < all, "the last 6 blocks added no address");
+        index(&mut indexer, tip - 6..tip);
+        assert_eq!(check_address_lists(&store), all);
+        NARROW_ADDR_HASH.with(|narrow| narrow.set(false));
+    }
+
+    #[test]
+    fn a_block_s_new_addresses_join_the_lists_of_their_hashes() {
+        let key = |byte: u8| AddrKey::of_script(&[[0x00, 0x14].as_slice(), &[byte; 20]].concat()).unwrap();
+        let (a, b, c) = (key(1), key(2), key(3));
+        let old = AddrIds(vec![AddressId(4)]);
+        // `a` and `c` are new in one block; `a`'s hash lists address 4 already.
+        let collided = vec![(AddrHash::of(&a), old.clone())];
+        let rows = addr_id_rows(&[(a, AddressId(9)), (c, AddressId(10))], &collided);
+        let mut expected = vec![
+            (AddrHash::of(&a), Some(&old), AddrIds(vec![AddressId(4), AddressId(9)])),
+            (AddrHash::of(&c), None, AddrIds(vec![AddressId(10)])),
+        ];
+        expected.sort_by_key(|row| row.0);
+        assert_eq!(rows, expected);
+        // Two new addresses under one hash (cut to 16 values to find them).
+        NARROW_ADDR_HASH.with(|narrow| narrow.set(true));
+        let twin = (4..=u8::MAX).map(key).find(|k| AddrHash::of(k) == AddrHash::of(&b)).unwrap();
+        let rows = addr_id_rows(&[(b, AddressId(11)), (twin, AddressId(12))], &[]);
+        assert_eq!(rows, vec![(AddrHash::of(&b), None, AddrIds(vec![AddressId(11), AddressId(12)]))]);
+        NARROW_ADDR_HASH.with(|narrow| narrow.set(false));
+    }
 
     fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(value: T) {
         assert_eq!(T::decode(&value.encode()), Ok(value));
@@ -531,6 +759,9 @@ mod tests {
         round_trip(TxidPrefix([3; 8]));
         round_trip(TxNums(vec![TxNum(0)]));
         round_trip(TxNums(vec![TxNum(5), TxNum(1 << 40)]));
+        round_trip(AddrHash([9; 8]));
+        round_trip(AddrIds(vec![AddressId(0)]));
+        round_trip(AddrIds(vec![AddressId(7), AddressId(1 << 40)]));
     }
 
     #[test]
@@ -561,6 +792,8 @@ mod tests {
         assert!(HistoryRow::decode(&[1, 0]).is_err());
         assert!(HistoryRow::decode(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x04]).is_err());
         assert!(TxNums::decode(&[]).is_err());
+        assert!(AddrIds::decode(&[]).is_err());
+        assert!(AddrIds::decode(&[1, 0x80]).is_err());
     }
 
     #[test]
