@@ -129,9 +129,10 @@ fn transfer(from: Address, to: Address, wei: U256) -> Value {
     json!({"from": from, "to": to, "value": wei, "gas": "0x5208"})
 }
 
-/// Sends `tx` (automine mines it).
+/// Sends `tx` and waits until it is mined: the next transfer may spend
+/// what this one paid.
 async fn send(node: &Anvil, tx: &Value) {
-    let _: alloy::primitives::B256 = node.call("eth_sendTransaction", json!([tx])).await;
+    node.send_mined(tx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

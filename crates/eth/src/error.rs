@@ -165,6 +165,12 @@ pub enum FetchError {
         #[source]
         source: DecodeError,
     },
+    /// The fetch was cancelled by the runtime shutting down.
+    #[error("fetching block {height}: cancelled (the runtime is shutting down)")]
+    Cancelled {
+        /// The height asked for.
+        height: u64,
+    },
 }
 
 impl SourceError for FetchError {
@@ -172,7 +178,7 @@ impl SourceError for FetchError {
         match self {
             FetchError::Rpc { source, .. } => source.is_retryable(),
             FetchError::NoBlock { .. } | FetchError::Inconsistent { .. } => true,
-            FetchError::Decode { .. } => false,
+            FetchError::Decode { .. } | FetchError::Cancelled { .. } => false,
         }
     }
 }

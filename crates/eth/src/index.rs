@@ -31,6 +31,34 @@ pub struct EthIndexer {
     /// Undo records below this height have been pruned as final.
     pruned_below: u64,
     last_coverage: Option<TraceCoverage>,
+    hot: Hot,
+}
+
+/// Entries at most in each map of [`Hot`]: about 40 MB of address ids and
+/// 160 MB of balances.
+const HOT_ENTRIES: usize = 1 << 20;
+
+/// Address ids and balances as last committed, kept across blocks so that
+/// a block reads from the store only what it has not seen lately; each map
+/// is forgotten whole when full, and both on an unwind.
+#[derive(Debug, Default)]
+struct Hot {
+    ids: HashMap<[u8; 20], u64>,
+    balances: HashMap<(u64, u32), BalanceRow>,
+}
+
+impl Hot {
+    /// Records what a block committed.
+    fn commit(&mut self, ids: &HashMap<Address, u64>, balances: &BTreeMap<(u64, u32), Working>) {
+        if self.ids.len() + ids.len() > HOT_ENTRIES {
+            self.ids.clear();
+        }
+        self.ids.extend(ids.iter().map(|(a, id)| (a.0 .0, *id)));
+        if self.balances.len() + balances.len() > HOT_ENTRIES {
+            self.balances.clear();
+        }
+        self.balances.extend(balances.iter().map(|(key, w)| (*key, w.new.clone())));
+    }
 }
 
 fn read_counter<T: Codec>(store: &Store, key: &str) -> Result<Option<T>, IndexError> {
@@ -182,7 +210,7 @@ impl EthIndexer {
             Some(bytes) => u64::decode(&bytes).map_err(|_| IndexError::Corrupt { what: "the pruning status" })?,
             None => 0,
         };
-        Ok(EthIndexer { store, finalized: None, pruned_below, last_coverage: None })
+        Ok(EthIndexer { store, finalized: None, pruned_below, last_coverage: None, hot: Hot::default() })
     }
 
     /// Prunes undo records at and below the node's finalized height, as
@@ -214,8 +242,10 @@ impl EthIndexer {
                 order.push(address);
             }
         }
-        let keys: Vec<[u8; 20]> = order.iter().map(|a| a.0 .0).collect();
-        let found = store.multi_get::<EthAddrIds>(&keys)?;
+        let keys: Vec<[u8; 20]> = order.iter().map(|a| a.0 .0).filter(|a| !self.hot.ids.contains_key(a)).collect();
+        let stored: HashMap<[u8; 20], u64> =
+            keys.iter().zip(store.multi_get::<EthAddrIds>(&keys)?).filter_map(|(a, id)| Some((*a, id?))).collect();
+        let found = order.iter().map(|a| self.hot.ids.get(&a.0 .0).or_else(|| stored.get(&a.0 .0)).copied());
         let old_next_id = read_counter::<u64>(store, NEXT_ADDRESS_ID)?;
         let mut next_id = old_next_id.unwrap_or(1);
         let mut ids: HashMap<Address, u64> = HashMap::with_capacity(order.len());
@@ -290,11 +320,19 @@ impl EthIndexer {
         balance_keys.extend(block.balances.iter().map(|(token, holder, _)| (ids[holder], assets[token])));
         balance_keys.sort_unstable();
         balance_keys.dedup();
-        let found = store.multi_get::<EthBalances>(&balance_keys)?;
+        let unknown: Vec<(u64, u32)> =
+            balance_keys.iter().filter(|k| !self.hot.balances.contains_key(k)).copied().collect();
+        let mut stored: HashMap<(u64, u32), BalanceRow> = unknown
+            .iter()
+            .zip(store.multi_get::<EthBalances>(&unknown)?)
+            .filter_map(|(key, row)| Some((*key, row?)))
+            .collect();
         let mut balances: BTreeMap<(u64, u32), Working> = balance_keys
             .iter()
-            .zip(found)
-            .map(|(key, old)| (*key, Working { new: old.clone().unwrap_or_default(), old }))
+            .map(|key| {
+                let old = self.hot.balances.get(key).cloned().or_else(|| stored.remove(key));
+                (*key, Working { new: old.clone().unwrap_or_default(), old })
+            })
             .collect();
 
         let old_credits = read_counter::<u32>(store, GENESIS_CREDITS)?;
@@ -417,6 +455,7 @@ impl EthIndexer {
             _ => None,
         };
         store.write(batch)?;
+        self.hot.commit(&ids, &balances);
         if let Some(below) = pruned_to {
             self.pruned_below = below;
         }
@@ -496,6 +535,7 @@ impl Indexer for EthIndexer {
     }
 
     fn unwind(&mut self, height: Height) -> Result<bool, IndexError> {
+        self.hot = Hot::default();
         Ok(self.store.unwind_block(height)?)
     }
 

@@ -181,9 +181,14 @@ impl Finalized {
     }
 }
 
-/// Ethereum blocks from a node's JSON-RPC.
+/// Ethereum blocks from a node's JSON-RPC. A clone is another handle on
+/// the same client and caches.
+#[derive(Debug, Clone)]
+pub struct EthSource(Arc<Shared>);
+
+/// What the handles of one source share.
 #[derive(Debug)]
-pub struct EthSource {
+struct Shared {
     rpc: RpcClient,
     traces: TraceMode,
     genesis: GenesisBalances,
@@ -209,7 +214,7 @@ impl EthSource {
     /// # Errors
     /// [`RpcError::Setup`] when the URL is not valid.
     pub fn new(config: SourceConfig) -> Result<Self, RpcError> {
-        Ok(EthSource {
+        Ok(EthSource(Arc::new(Shared {
             rpc: RpcClient::new(&config.url, config.timeout, config.max_in_flight)?,
             traces: config.traces,
             genesis: config.genesis,
@@ -219,29 +224,29 @@ impl EthSource {
             balances_at_genesis: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             finalized: Finalized::default(),
-        })
+        })))
     }
 
     /// The node's finalized height, as last seen by [`BlockSource::tip`].
     pub fn finalized(&self) -> Finalized {
-        self.finalized.clone()
+        self.0.finalized.clone()
     }
 
     /// Tells the source of tokens whose metadata the store already holds,
     /// so they are not asked again.
     pub fn preload_tokens(&self, known: impl IntoIterator<Item = (Address, TokenMeta)>) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tokens = self.0.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tokens.extend(known);
     }
 
     /// Whether the node turned out to lack the configured trace method.
     pub fn traces_missing(&self) -> bool {
-        self.traces_missing.load(Ordering::Relaxed)
+        self.0.traces_missing.load(Ordering::Relaxed)
     }
 
     /// The trace mode in use.
     pub fn trace_mode(&self) -> TraceMode {
-        self.traces
+        self.0.traces
     }
 
     /// Fetches a block's data (block, receipts, traces) without decoding
@@ -251,6 +256,7 @@ impl EthSource {
     /// [`FetchError`].
     pub async fn fetch(&self, height: u64) -> Result<(BlockData, TraceCoverage), FetchError> {
         let block: Option<RawBlock> = self
+            .0
             .rpc
             .call(Call::new("eth_getBlockByNumber", json!([hex_height(height), true])))
             .await
@@ -275,11 +281,11 @@ impl EthSource {
         let hash = format!("{:#x}", block.hash);
         let mut calls = Vec::new();
         let want_block_receipts =
-            !block.transactions.is_empty() && !self.block_receipts_missing.load(Ordering::Relaxed);
+            !block.transactions.is_empty() && !self.0.block_receipts_missing.load(Ordering::Relaxed);
         if want_block_receipts {
             calls.push(Call::new("eth_getBlockReceipts", json!([hash])));
         }
-        let trace_call = match self.traces {
+        let trace_call = match self.0.traces {
             _ if self.traces_missing() => None,
             TraceMode::Off => None,
             // A block without transactions has no call frames.
@@ -291,6 +297,7 @@ impl EthSource {
         let tracing = trace_call.is_some();
         calls.extend(trace_call);
         let mut answers = self
+            .0
             .rpc
             .batch(calls)
             .await
@@ -302,6 +309,7 @@ impl EthSource {
             match answers.next() {
                 Some(Ok(raw)) => {
                     let list: Vec<RawReceipt> = self
+                        .0
                         .rpc
                         .decode("eth_getBlockReceipts", &raw)
                         .map_err(rpc_err(format!("receipts of block {height} ({hash})")))?;
@@ -313,10 +321,10 @@ impl EthSource {
                 }
                 Some(Err(err)) if err.is_method_missing() => {
                     tracing::warn!(
-                        node = self.rpc.redacted_url(),
+                        node = self.0.rpc.redacted_url(),
                         "node lacks eth_getBlockReceipts; asking receipts per transaction"
                     );
-                    self.block_receipts_missing.store(true, Ordering::Relaxed);
+                    self.0.block_receipts_missing.store(true, Ordering::Relaxed);
                 }
                 Some(Err(err)) => return Err(rpc_err(format!("eth_getBlockReceipts of block {height} ({hash})"))(err)),
                 None => {}
@@ -344,9 +352,10 @@ impl EthSource {
         }
 
         let (traces, coverage) = match (tracing, answers.next()) {
-            (true, Some(Ok(raw))) => match self.traces {
+            (true, Some(Ok(raw))) => match self.0.traces {
                 TraceMode::Parity => {
                     let list: Vec<ParityTrace> = self
+                        .0
                         .rpc
                         .decode("trace_block", &raw)
                         .map_err(rpc_err(format!("traces of block {height} ({hash})")))?;
@@ -361,6 +370,7 @@ impl EthSource {
                 }
                 _ => {
                     let list: Vec<GethTrace> = self
+                        .0
                         .rpc
                         .decode("debug_traceBlockByHash", &raw)
                         .map_err(rpc_err(format!("traces of block {height} ({hash})")))?;
@@ -369,16 +379,16 @@ impl EthSource {
             },
             (true, Some(Err(err))) if err.is_method_missing() => {
                 tracing::warn!(
-                    node = self.rpc.redacted_url(),
-                    mode = self.traces.as_str(),
+                    node = self.0.rpc.redacted_url(),
+                    mode = self.0.traces.as_str(),
                     "node lacks the trace method; indexing without internal transfers"
                 );
-                self.traces_missing.store(true, Ordering::Relaxed);
+                self.0.traces_missing.store(true, Ordering::Relaxed);
                 (Traces::None, TraceCoverage::Unavailable)
             }
             (true, Some(Err(err))) => return Err(rpc_err(format!("traces of block {height} ({hash})"))(err)),
             _ if self.traces_missing() => (Traces::None, TraceCoverage::Unavailable),
-            _ if self.traces == TraceMode::Off => (Traces::None, TraceCoverage::Off),
+            _ if self.0.traces == TraceMode::Off => (Traces::None, TraceCoverage::Off),
             // Debug mode and no transactions: nothing to trace.
             _ => (Traces::None, TraceCoverage::Indexed),
         };
@@ -390,12 +400,12 @@ impl EthSource {
         let mut out = Vec::with_capacity(block.transactions.len());
         for chunk in block.transactions.chunks(RECEIPT_BATCH) {
             let calls = chunk.iter().map(|tx| Call::new("eth_getTransactionReceipt", json!([tx.hash]))).collect();
-            let answers = self.rpc.batch(calls).await.map_err(rpc_err(format!("receipts of block {height}")))?;
+            let answers = self.0.rpc.batch(calls).await.map_err(rpc_err(format!("receipts of block {height}")))?;
             for (tx, answer) in chunk.iter().zip(answers) {
                 let what = || format!("eth_getTransactionReceipt({:#x}) of block {height}", tx.hash);
                 let raw = answer.map_err(|e| rpc_err(what())(e))?;
                 let receipt: Option<RawReceipt> =
-                    self.rpc.decode("eth_getTransactionReceipt", &raw).map_err(|e| rpc_err(what())(e))?;
+                    self.0.rpc.decode("eth_getTransactionReceipt", &raw).map_err(|e| rpc_err(what())(e))?;
                 let receipt = receipt.ok_or_else(|| FetchError::Inconsistent {
                     height,
                     hash: format!("{:#x}", block.hash),
@@ -410,14 +420,14 @@ impl EthSource {
     /// Genesis balances of the block's addresses not asked before (probe
     /// mode), or the whole allocation at height 0 (alloc mode).
     async fn genesis_balances(&self, decoded: &DecodedBlock) -> Result<Vec<(Address, U256)>, FetchError> {
-        match &self.genesis {
+        match &self.0.genesis {
             GenesisBalances::Off => Ok(Vec::new()),
             GenesisBalances::Alloc(alloc) if decoded.number == 0 => Ok(alloc.as_ref().clone()),
             GenesisBalances::Alloc(_) => Ok(Vec::new()),
             GenesisBalances::Probe => {
                 let addresses = decoded.addresses();
                 let unknown: Vec<Address> = {
-                    let cache = self.balances_at_genesis.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let cache = self.0.balances_at_genesis.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     addresses.iter().filter(|a| !cache.contains_key(*a)).copied().collect()
                 };
                 let mut probed = Vec::with_capacity(unknown.len());
@@ -430,14 +440,15 @@ impl EthSource {
                             decoded.number
                         )
                     };
-                    let answers = self.rpc.batch(calls).await.map_err(|e| rpc_err(what())(e))?;
+                    let answers = self.0.rpc.batch(calls).await.map_err(|e| rpc_err(what())(e))?;
                     for (address, answer) in chunk.iter().zip(answers) {
                         let raw = answer.map_err(|e| rpc_err(what())(e))?;
-                        let balance: U256 = self.rpc.decode("eth_getBalance", &raw).map_err(|e| rpc_err(what())(e))?;
+                        let balance: U256 =
+                            self.0.rpc.decode("eth_getBalance", &raw).map_err(|e| rpc_err(what())(e))?;
                         probed.push((*address, balance));
                     }
                 }
-                let mut cache = self.balances_at_genesis.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut cache = self.0.balances_at_genesis.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 cache.extend(probed);
                 Ok(addresses.iter().filter_map(|a| cache.get(a).filter(|b| !b.is_zero()).map(|b| (*a, *b))).collect())
             }
@@ -463,7 +474,7 @@ impl EthSource {
                 .collect();
             let what =
                 format!("balanceOf of freezable tokens' holders at block {} ({:#x})", decoded.number, decoded.hash);
-            let answers = self.rpc.batch(calls).await.map_err(rpc_err(what))?;
+            let answers = self.0.rpc.batch(calls).await.map_err(rpc_err(what))?;
             for ((token, holder), answer) in chunk.iter().zip(answers) {
                 let what = || {
                     format!(
@@ -473,7 +484,7 @@ impl EthSource {
                     )
                 };
                 let raw = answer.map_err(|e| rpc_err(what())(e))?;
-                let bytes: Bytes = self.rpc.decode("eth_call", &raw).map_err(|e| rpc_err(what())(e))?;
+                let bytes: Bytes = self.0.rpc.decode("eth_call", &raw).map_err(|e| rpc_err(what())(e))?;
                 // A contract without balanceOf answers nothing: no check.
                 if bytes.len() >= 32 {
                     out.push((*token, *holder, U256::from_be_slice(&bytes[..32])));
@@ -488,7 +499,7 @@ impl EthSource {
     async fn token_metadata(&self, decoded: &DecodedBlock) -> Result<Vec<(Address, TokenMeta)>, FetchError> {
         let tokens = decoded.tokens();
         let unknown: Vec<Address> = {
-            let cache = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cache = self.0.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             tokens.iter().filter(|t| !cache.contains_key(*t)).copied().collect()
         };
         if !unknown.is_empty() {
@@ -504,7 +515,7 @@ impl EthSource {
                 })
                 .collect();
             let what = format!("token metadata at block {}", decoded.number);
-            let answers = self.rpc.batch(calls).await.map_err(rpc_err(what))?;
+            let answers = self.0.rpc.batch(calls).await.map_err(rpc_err(what))?;
             let mut answers = answers.into_iter();
             let mut found = Vec::with_capacity(unknown.len());
             for token in unknown {
@@ -518,10 +529,10 @@ impl EthSource {
                 let symbol = word().and_then(|b| decode_symbol(&b));
                 found.push((token, TokenMeta { decimals, symbol }));
             }
-            let mut cache = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut cache = self.0.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             cache.extend(found);
         }
-        let cache = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self.0.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(tokens.iter().filter_map(|t| cache.get(t).map(|m| (*t, m.clone()))).collect())
     }
 }
@@ -559,16 +570,16 @@ impl BlockSource for EthSource {
             Call::new("eth_getBlockByNumber", json!(["latest", false])),
             Call::new("eth_getBlockByNumber", json!(["finalized", false])),
         ];
-        let mut answers = self.rpc.batch(calls).await.map_err(rpc_err("the latest block".into()))?.into_iter();
+        let mut answers = self.0.rpc.batch(calls).await.map_err(rpc_err("the latest block".into()))?.into_iter();
         let latest =
             answers.next().ok_or(FetchError::NoBlock { height: 0 })?.map_err(rpc_err("the latest block".into()))?;
         let latest: RawHeader =
-            self.rpc.decode("eth_getBlockByNumber", &latest).map_err(rpc_err("the latest block".into()))?;
+            self.0.rpc.decode("eth_getBlockByNumber", &latest).map_err(rpc_err("the latest block".into()))?;
         // Nodes before the merge know no "finalized": then nothing is pruned
         // early and the loop's undo window alone applies.
         if let Some(Ok(raw)) = answers.next() {
-            if let Ok(Some(header)) = self.rpc.decode::<Option<RawHeader>>("eth_getBlockByNumber", &raw) {
-                self.finalized.set(header.number.to::<u64>());
+            if let Ok(Some(header)) = self.0.rpc.decode::<Option<RawHeader>>("eth_getBlockByNumber", &raw) {
+                self.0.finalized.set(header.number.to::<u64>());
             }
         }
         Ok(BlockRef { height: Height::new(latest.number.to::<u64>()), hash: BlockHash(latest.hash.0) })
@@ -576,6 +587,7 @@ impl BlockSource for EthSource {
 
     async fn hash_at(&self, height: Height) -> Result<Option<BlockHash>, FetchError> {
         let header: Option<RawHeader> = self
+            .0
             .rpc
             .call(Call::new("eth_getBlockByNumber", json!([hex_height(height.get()), false])))
             .await
@@ -584,9 +596,39 @@ impl BlockSource for EthSource {
     }
 
     async fn block_at(&self, height: Height) -> Result<EthBlock, FetchError> {
+        // Parsing the answers and decoding the block take CPU: in a task of
+        // its own, so that they go on while the sync loop writes blocks.
+        let source = self.clone();
+        let mut task = AbortOnDrop(tokio::spawn(async move { source.fetch_block(height).await }));
+        match (&mut task.0).await {
+            Ok(block) => block,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => Err(FetchError::Cancelled { height: height.get() }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("eth JSON-RPC at {}", self.0.rpc.redacted_url())
+    }
+}
+
+/// A spawned task, aborted when its handle is dropped (a fetch the sync
+/// loop no longer waits for, after a reorg or a shutdown).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl EthSource {
+    /// [`BlockSource::block_at`]'s work: fetch, decode, and what the
+    /// indexer needs beside the block.
+    async fn fetch_block(&self, height: Height) -> Result<EthBlock, FetchError> {
         let (data, traces) = self.fetch(height.get()).await?;
         let size = data.block.size.map_or(0, |s| s.to::<u64>() as usize);
-        let decoded = decode_block(&data, &self.decode).map_err(|source| FetchError::Decode {
+        let decoded = decode_block(&data, &self.0.decode).map_err(|source| FetchError::Decode {
             height: height.get(),
             hash: format!("{:#x}", data.block.hash),
             source,
@@ -597,10 +639,6 @@ impl BlockSource for EthSource {
             self.holder_balances(&decoded)
         )?;
         Ok(EthBlock { decoded, genesis, tokens, balances, traces, size })
-    }
-
-    fn describe(&self) -> String {
-        format!("eth JSON-RPC at {}", self.rpc.redacted_url())
     }
 }
 

@@ -41,16 +41,8 @@ sol! {
 /// Sends a call (automine on) and waits until it is mined; returns its hash.
 async fn send(node: &Anvil, from: Address, to: Address, data: Vec<u8>) -> B256 {
     let tx = json!({"from": from, "to": to, "data": Bytes::from(data), "gas": "0x100000"});
-    let hash: B256 = node.call("eth_sendTransaction", json!([tx])).await;
-    for _ in 0..200 {
-        let receipt: Value = node.call("eth_getTransactionReceipt", json!([hash])).await;
-        if let Some(status) = receipt["status"].as_str() {
-            assert_eq!(status, "0x1", "transaction {hash} failed");
-            return hash;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("transaction {hash} was not mined")
+    let receipt = node.send_mined(&tx).await;
+    receipt["transactionHash"].as_str().unwrap().parse().unwrap()
 }
 
 /// Whether `token` says `who` is frozen, at the node's tip.

@@ -153,23 +153,32 @@ impl Anvil {
         accepted
     }
 
+    /// Sends `tx` (automine must be on) and returns its receipt once it is
+    /// mined; panics if it failed. Automine answers `eth_sendTransaction`
+    /// before it mines, and anvil checks a sender's funds against the last
+    /// mined block: a transaction that spends what an earlier one paid must
+    /// wait for this, or anvil may answer "Insufficient funds".
+    pub async fn send_mined(&self, tx: &Value) -> Value {
+        let hash: B256 = self.call("eth_sendTransaction", json!([tx])).await;
+        for _ in 0..500 {
+            let receipt: Value = self.call("eth_getTransactionReceipt", json!([hash])).await;
+            if let Some(status) = receipt["status"].as_str() {
+                assert_eq!(status, "0x1", "transaction {hash} ({tx}) failed");
+                return receipt;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("transaction {hash} ({tx}) was not mined")
+    }
+
     /// Deploys `contract` from `from` (automine must be on) and returns its address.
     pub async fn deploy(&self, from: Address, contract: &str, args: Vec<u8>) -> Address {
         let hex = std::fs::read_to_string(repo().join(format!("contracts/build/{contract}.bin"))).unwrap();
         let mut code = alloy::primitives::hex::decode(hex.trim()).unwrap();
         code.extend(args);
-        let hash: B256 = self
-            .call("eth_sendTransaction", json!([{"from": from, "data": Bytes::from(code), "gas": "0x500000"}]))
-            .await;
-        // Automine mines right after answering: poll for the receipt.
-        for _ in 0..200 {
-            let receipt: Value = self.call("eth_getTransactionReceipt", json!([hash])).await;
-            if let Some(address) = receipt["contractAddress"].as_str() {
-                return address.parse().unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{contract} was not deployed")
+        let receipt = self.send_mined(&json!({"from": from, "data": Bytes::from(code), "gas": "0x500000"})).await;
+        let address = receipt["contractAddress"].as_str();
+        address.unwrap_or_else(|| panic!("{contract} was not deployed: {receipt}")).parse().unwrap()
     }
 
     /// `balanceOf(who)` of `token` at `height`, for many holders in one batch.
