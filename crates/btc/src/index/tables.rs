@@ -623,7 +623,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use bitcoin::Network;
-    use chainsleuth_store::Direction;
+    use chainsleuth_store::{Direction, OpenMode};
     use chainsleuth_sync::{Indexer, UndoPolicy};
 
     use super::*;
@@ -692,6 +692,15 @@ mod tests {
         index(&mut indexer, tip - 6..tip);
         assert_eq!(check_address_lists(&store), all);
         NARROW_ADDR_HASH.with(|narrow| narrow.set(false));
+    }
+
+    #[test]
+    fn a_format_4_store_is_refused_with_both_formats_named() {
+        static FORMAT_4: Schema = Schema { name: "btc", format: 4, tables: &[], digest_excludes: &[] };
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(&crate::index::store_path(dir.path()), &FORMAT_4, OpenMode::ReadWrite).unwrap());
+        let err = BtcIndexer::open(dir.path(), Network::Regtest).unwrap_err().to_string();
+        assert!(err.contains("has format 4, this build reads format 5"), "{err}");
     }
 
     #[test]
