@@ -84,10 +84,29 @@ struct Posting {
     amount: U256,
 }
 
-/// Applies `p` to its working balance and writes the history row.
+/// A history row to write: (address id, asset, height, tx position, ordinal) and the row.
+type HistoryEntry = ((u64, u32, u64, u32, u32), HistoryRow);
+
+/// Writes `rows` in key order: RocksDB's memtable inserts a key next to the
+/// one before it far more cheaply than one elsewhere in its skip list.
+fn insert_sorted<T: chainsleuth_store::Table>(
+    batch: &mut chainsleuth_store::Batch<'_>,
+    mut rows: Vec<(T::Key, T::Value)>,
+) -> Result<(), IndexError>
+where
+    T::Key: Ord,
+{
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (key, value) in &rows {
+        batch.insert::<T>(key, value)?;
+    }
+    Ok(())
+}
+
+/// Applies `p` to its working balance and adds the history row to `history`.
 fn post(
     balances: &mut BTreeMap<(u64, u32), Working>,
-    batch: &mut chainsleuth_store::Batch<'_>,
+    history: &mut Vec<HistoryEntry>,
     p: Posting,
 ) -> Result<(), IndexError> {
     let w = balances.get_mut(&p.key).ok_or(IndexError::Corrupt { what: "a balance key" })?;
@@ -111,14 +130,14 @@ fn post(
     }
     row.rows += 1;
     row.last = row.last.max(p.at.0);
-    let history = HistoryRow {
+    let entry = HistoryRow {
         kind: p.kind.code(),
         dir: p.direction,
         counterparty: p.counterparty,
         amount: p.amount,
         balance: row.balance,
     };
-    batch.insert::<EthHistory>(&(p.key.0, p.key.1, p.at.0, p.at.1, p.at.2), &history)?;
+    history.push(((p.key.0, p.key.1, p.at.0, p.at.1, p.at.2), entry));
     Ok(())
 }
 
@@ -129,6 +148,7 @@ fn post(
 fn reconcile(
     balances: &mut BTreeMap<(u64, u32), Working>,
     batch: &mut chainsleuth_store::Batch<'_>,
+    history: &mut Vec<HistoryEntry>,
     block: &EthBlock,
     ids: &HashMap<Address, u64>,
     assets: &HashMap<Address, u32>,
@@ -149,7 +169,7 @@ fn reconcile(
         let kind = TransferKind::Reconcile;
         let row = TransferRow { kind: kind.code(), index: n as u32, from, to, asset: key.1, amount };
         batch.insert::<EthTransfers>(&at, &row)?;
-        post(balances, batch, Posting { key, at, kind, direction, counterparty: 0, amount })?;
+        post(balances, history, Posting { key, at, kind, direction, counterparty: 0, amount })?;
         ordinal += 1;
         written += 1;
     }
@@ -250,20 +270,23 @@ impl EthIndexer {
         let mut next_id = old_next_id.unwrap_or(1);
         let mut ids: HashMap<Address, u64> = HashMap::with_capacity(order.len());
         let mut fresh: HashSet<Address> = HashSet::new();
+        let mut new_ids: Vec<([u8; 20], u64)> = Vec::new();
         for (address, id) in order.iter().zip(found) {
             let id = match id {
                 Some(id) => id,
                 None => {
                     let id = next_id;
                     next_id += 1;
-                    batch.insert::<EthAddrIds>(&address.0 .0, &id)?;
+                    // Ids rise: eth_addrs is written in key order as it is.
                     batch.insert::<EthAddrs>(&id, &address.0 .0)?;
+                    new_ids.push((address.0 .0, id));
                     fresh.insert(*address);
                     id
                 }
             };
             ids.insert(*address, id);
         }
+        insert_sorted::<EthAddrIds>(&mut batch, new_ids)?;
         if Some(next_id) != old_next_id {
             let old = old_next_id.map(|n| n.encode());
             batch.update::<Meta>(&NEXT_ADDRESS_ID.to_owned(), &next_id.encode(), old.as_ref())?;
@@ -335,6 +358,8 @@ impl EthIndexer {
             })
             .collect();
 
+        // Two history rows per transfer at most, written sorted after the postings.
+        let mut history: Vec<HistoryEntry> = Vec::with_capacity(2 * d.transfers.len() + credits.len());
         let old_credits = read_counter::<u32>(store, GENESIS_CREDITS)?;
         let mut credit_n = old_credits.unwrap_or(0);
         for (id, balance) in &credits {
@@ -350,7 +375,7 @@ impl EthIndexer {
             batch.insert::<EthTransfers>(&at, &row)?;
             post(
                 &mut balances,
-                &mut batch,
+                &mut history,
                 Posting {
                     key: (*id, 0),
                     at,
@@ -377,7 +402,7 @@ impl EthIndexer {
             if from != 0 && from == to {
                 post(
                     &mut balances,
-                    &mut batch,
+                    &mut history,
                     Posting {
                         key: (from, asset),
                         at,
@@ -392,7 +417,7 @@ impl EthIndexer {
             if from != 0 {
                 post(
                     &mut balances,
-                    &mut batch,
+                    &mut history,
                     Posting {
                         key: (from, asset),
                         at,
@@ -406,7 +431,7 @@ impl EthIndexer {
             if to != 0 {
                 post(
                     &mut balances,
-                    &mut batch,
+                    &mut history,
                     Posting {
                         key: (to, asset),
                         at,
@@ -418,7 +443,8 @@ impl EthIndexer {
                 )?;
             }
         }
-        let reconciled = reconcile(&mut balances, &mut batch, block, &ids, &assets)?;
+        let reconciled = reconcile(&mut balances, &mut batch, &mut history, block, &ids, &assets)?;
+        insert_sorted::<EthHistory>(&mut batch, history)?;
         for (key, w) in &balances {
             batch.update::<EthBalances>(key, &w.new, w.old.as_ref())?;
         }
@@ -430,11 +456,13 @@ impl EthIndexer {
             batch.update::<Meta>(&TRANSFER_COUNT.to_owned(), &new.encode(), old.map(|n| n.encode()).as_ref())?;
         }
 
+        let mut txs: Vec<([u8; 32], (u64, u32))> = Vec::with_capacity(d.txs.len());
         for (pos, tx) in d.txs.iter().enumerate() {
             let pos = pos as u32;
-            batch.insert::<EthTxs>(&tx.hash.0, &(height, pos))?;
+            txs.push((tx.hash.0, (height, pos)));
             batch.insert::<EthBlockTxs>(&(height, pos), &(tx.hash.0, ids[&tx.from], tx.success))?;
         }
+        insert_sorted::<EthTxs>(&mut batch, txs)?;
         batch.insert::<EthBlocks>(&height, &(d.hash.0, d.timestamp, d.txs.len() as u32))?;
         self.status(&mut batch, block)?;
 
