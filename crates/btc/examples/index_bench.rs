@@ -30,6 +30,10 @@ use chainsleuth_sync::{run, BlockSource, SyncOptions};
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
+/// The `chainsleuth` binary's allocator (src/main.rs), so that the benchmark measures what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     blocks: u32,
     txs_per_block: u32,

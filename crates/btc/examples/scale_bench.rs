@@ -11,6 +11,8 @@
 //!   the store's size on disk and the process's resident memory at each tenth, then the final flush and
 //!   compaction;
 //! - the store's size per table (SST files) and per transaction, and peak resident memory (`VmHWM`);
+//! - per table, what RocksDB wrote to get there (flushes and compactions, from the events in the store's log):
+//!   the write amplification that grows with the store and that compaction's share of the CPU follows;
 //! - a projection to mainnet's 1.1 billion transactions: the per-tenth indexing rate fitted against the store's
 //!   size as a power law, `ln(rate) = a + b ln(size)` (size = transactions so far times the final bytes per
 //!   transaction, steadier than the size on disk mid-compaction), integrated over the chain; and, as the
@@ -30,9 +32,13 @@ use chainsleuth_btc::sim::{simulate_shaped_to_dir, Scenario, Shape, ShapedSummar
 use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
 use chainsleuth_btc::BtcIndexer;
 use chainsleuth_core::Height;
-use chainsleuth_store::bench::{bench_row, cpu_seconds, dir_size, process_memory};
+use chainsleuth_store::bench::{bench_row, cpu_seconds, dir_size, process_memory, written_by_table};
 use chainsleuth_sync::{run, BlockSource, SyncOptions, SyncProgress};
 use tokio::sync::watch;
+
+/// The `chainsleuth` binary's allocator (src/main.rs), so that the benchmark measures what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Bitcoin mainnet's transaction count the projection aims at.
 const MAINNET_TXS: f64 = 1.1e9;
@@ -279,6 +285,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let marks = rt.block_on(watcher)?;
     let peak_rss = process_memory("VmHWM");
     let store_bytes = dir_size(&store_path(&store_dir));
+    // Before the store is opened again, which starts a new log.
+    let written = written_by_table(&store_path(&store_dir));
     let tables = open_read_only(&store_dir)?.table_sizes();
     if args.keep {
         eprintln!("store kept at {}", store_dir.display());
@@ -362,11 +370,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| projected time to index 1.1e9 txs (fit integrated) | {hours:.1} h |");
     println!("| time at the last tenth's rate, if it stayed flat | {flat_hours:.1} h |");
     println!();
-    println!("| table | MB | bytes per tx |");
-    println!("|---|---:|---:|");
+    println!("| table | MB | bytes per tx | MB written by flushes | MB written by compactions | written / size |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    let (mut all_flushed, mut all_compacted) = (0, 0);
     for (name, bytes) in tables.iter().filter(|(_, bytes)| *bytes > 0) {
-        println!("| {name} | {:.1} | {:.1} |", *bytes as f64 / 1e6, *bytes as f64 / report.txs.max(1) as f64);
+        let (flushed, compacted) =
+            written.iter().find(|w| w.table == *name).map_or((0, 0), |w| (w.flushed, w.compacted));
+        (all_flushed, all_compacted) = (all_flushed + flushed, all_compacted + compacted);
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            mb(*bytes),
+            *bytes as f64 / report.txs.max(1) as f64,
+            mb(flushed),
+            mb(compacted),
+            (flushed + compacted) as f64 / *bytes as f64
+        );
     }
+    println!(
+        "| all | {:.1} | {bytes_per_tx:.1} | {:.1} | {:.1} | {:.1} |",
+        mb(store_bytes),
+        mb(all_flushed),
+        mb(all_compacted),
+        (all_flushed + all_compacted) as f64 / store_bytes as f64
+    );
     println!(
         "\nprojection assumption: ln(indexing rate) of each tenth is a linear function of ln(store size) (a power \
          law, least squares over tenths 2-10, the first left out as warm-up), the store keeps {bytes_per_tx:.0} B/tx \
@@ -389,6 +416,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ">= 0.8",
     ]);
     bench_row([&format!("btc-scale: store, {size}"), &format!("{bytes_per_tx:.0} B/tx"), "", "", "<= 150 B/tx"]);
+    bench_row([
+        &format!("btc-scale: bytes written by flushes and compactions, {size}"),
+        &format!("{:.2} GB", gb(all_flushed + all_compacted)),
+        &format!("{:.2} GB store", gb(store_bytes)),
+        &format!("{:.1}", (all_flushed + all_compacted) as f64 / store_bytes as f64),
+        "",
+    ]);
     bench_row([&format!("btc-scale: peak RSS, {size}"), &format!("{:.2} GB", gb(peak_rss)), "", "", "<= 4 GB"]);
     bench_row([
         &format!("btc-scale: projected mainnet (1.1e9 tx) indexing, from {size}"),
