@@ -84,13 +84,62 @@ struct Posting {
     amount: U256,
 }
 
+/// A block's batch. Its changes record how to undo them only when the
+/// block keeps an undo record: a block deeper than the sync loop's undo
+/// window, or one the node calls final, gets none, and gathering one would
+/// cost a copy of every key and old value for nothing.
+struct Rows<'s> {
+    batch: chainsleuth_store::Batch<'s>,
+    undo: bool,
+}
+
+impl Rows<'_> {
+    fn insert<T: chainsleuth_store::Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
+        match self.undo {
+            true => self.batch.insert::<T>(key, value)?,
+            false => self.batch.put::<T>(key, value)?,
+        }
+        Ok(())
+    }
+
+    fn update<T: chainsleuth_store::Table>(
+        &mut self,
+        key: &T::Key,
+        value: &T::Value,
+        old: Option<&T::Value>,
+    ) -> Result<(), IndexError> {
+        match self.undo {
+            true => self.batch.update::<T>(key, value, old)?,
+            false => self.batch.put::<T>(key, value)?,
+        }
+        Ok(())
+    }
+
+    fn remove<T: chainsleuth_store::Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), IndexError> {
+        match self.undo {
+            true => self.batch.remove::<T>(key, old)?,
+            false => self.batch.delete::<T>(key)?,
+        }
+        Ok(())
+    }
+
+    /// A change unwind does not restore (metadata, status, undo records).
+    fn put<T: chainsleuth_store::Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
+        Ok(self.batch.put::<T>(key, value)?)
+    }
+
+    fn delete<T: chainsleuth_store::Table>(&mut self, key: &T::Key) -> Result<(), IndexError> {
+        Ok(self.batch.delete::<T>(key)?)
+    }
+}
+
 /// A history row to write: (address id, asset, height, tx position, ordinal) and the row.
 type HistoryEntry = ((u64, u32, u64, u32, u32), HistoryRow);
 
 /// Writes `rows` in key order: RocksDB's memtable inserts a key next to the
 /// one before it far more cheaply than one elsewhere in its skip list.
 fn insert_sorted<T: chainsleuth_store::Table>(
-    batch: &mut chainsleuth_store::Batch<'_>,
+    batch: &mut Rows<'_>,
     mut rows: Vec<(T::Key, T::Value)>,
 ) -> Result<(), IndexError>
 where
@@ -147,7 +196,7 @@ fn post(
 /// block-level transfers; returns how many it wrote.
 fn reconcile(
     balances: &mut BTreeMap<(u64, u32), Working>,
-    batch: &mut chainsleuth_store::Batch<'_>,
+    batch: &mut Rows<'_>,
     history: &mut Vec<HistoryEntry>,
     block: &EthBlock,
     ids: &HashMap<Address, u64>,
@@ -183,7 +232,7 @@ type FreezeRow = (u64, [u8; 32]);
 /// a holder frozen again keeps the evidence of the freeze already in effect.
 fn freeze(
     store: &Store,
-    batch: &mut chainsleuth_store::Batch<'_>,
+    batch: &mut Rows<'_>,
     block: &EthBlock,
     ids: &HashMap<Address, u64>,
     assets: &HashMap<Address, u32>,
@@ -250,7 +299,10 @@ impl EthIndexer {
         let d = &block.decoded;
         let height = d.number;
         let old_tip = store.tip()?;
-        let mut batch = store.batch();
+        let finalized = self.finalized.as_ref().and_then(Finalized::get);
+        // A block the node calls final will not be reorged: no undo record.
+        let keep_undo = undo.keep && finalized.is_none_or(|f| f < height);
+        let mut batch = Rows { batch: store.batch(), undo: keep_undo };
 
         // Addresses, in a fixed order so that ids do not depend on timing:
         // senders, then transfer parties, then genesis allocations.
@@ -467,12 +519,9 @@ impl EthIndexer {
         self.status(&mut batch, block)?;
 
         let block_ref = BlockRef { height: Height::new(height), hash: BlockHash(d.hash.0) };
-        batch.set_tip(block_ref, old_tip)?;
-        let finalized = self.finalized.as_ref().and_then(Finalized::get);
-        let is_final = finalized.is_some_and(|f| f >= height);
-        // A block the node calls final will not be reorged: no undo record.
-        if undo.keep && !is_final {
-            batch.keep_undo(Height::new(height), undo.prune)?;
+        batch.batch.set_tip(block_ref, old_tip)?;
+        if keep_undo {
+            batch.batch.keep_undo(Height::new(height), undo.prune)?;
         } else if let Some(prune) = undo.prune {
             batch.delete::<Undo>(&prune.get())?;
         }
@@ -482,7 +531,7 @@ impl EthIndexer {
             }
             _ => None,
         };
-        store.write(batch)?;
+        store.write(batch.batch)?;
         self.hot.commit(&ids, &balances);
         if let Some(below) = pruned_to {
             self.pruned_below = below;
@@ -493,7 +542,7 @@ impl EthIndexer {
 
     /// Deletes undo records at heights `pruned_below..=upto` (the node
     /// calls them final) and records the new bound; returns it.
-    fn prune_final(&self, batch: &mut chainsleuth_store::Batch<'_>, upto: u64) -> Result<u64, IndexError> {
+    fn prune_final(&self, batch: &mut Rows<'_>, upto: u64) -> Result<u64, IndexError> {
         let from = self.pruned_below.encode();
         for row in self.store.scan::<Undo>(&[], Some(&from), Direction::Forward)? {
             let (height, _) = row?;
@@ -507,7 +556,7 @@ impl EthIndexer {
         Ok(below)
     }
 
-    fn status(&self, batch: &mut chainsleuth_store::Batch<'_>, block: &EthBlock) -> Result<(), IndexError> {
+    fn status(&self, batch: &mut Rows<'_>, block: &EthBlock) -> Result<(), IndexError> {
         if self.last_coverage == Some(block.traces) {
             return Ok(());
         }
