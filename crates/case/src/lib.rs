@@ -17,7 +17,7 @@ mod run;
 pub use error::{CaseError, Field, FieldError};
 pub use labels::{cluster_labels, inferred_btc, inferred_eth, ClusterTags};
 pub use request::{ExposureDirection, ExposureRequest, ModelChoice, TraceDirection, TraceRequest, MAX_HOPS};
-pub use run::{run_exposure, run_trace, ExposureReport};
+pub use run::{run_exposure, run_trace, smallest_unit, ExposureReport};
 
 use chainsleuth_tags::OffRamps;
 

@@ -83,11 +83,18 @@ impl ExposureReport {
     /// The name of the smallest unit the amounts count: `sat`, `wei`, or
     /// for a token `base units`.
     pub fn smallest_unit(&self) -> &'static str {
-        match (self.chain, self.asset.as_str()) {
-            ("btc", _) => "sat",
-            (_, "ETH") => "wei",
-            _ => "base units",
-        }
+        smallest_unit(self.chain, &self.asset)
+    }
+}
+
+/// The name of the smallest unit amounts of `asset` on `chain` (`btc` or
+/// `eth`, as reports name them) count: `sat`, `wei`, or for a token
+/// `base units`.
+pub fn smallest_unit(chain: &str, asset: &str) -> &'static str {
+    match (chain, asset) {
+        ("btc", _) => "sat",
+        (_, "ETH") => "wei",
+        _ => "base units",
     }
 }
 

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::layout::{self, amount, btc_amount, or_dash, share, text, Trail};
+use super::layout::{self, amount_in, btc_amount, or_dash, share, text, Trail, Units};
 use super::WebError;
 use crate::error::ApiError;
 use crate::routes::{address_page, blocking, path_error, query_error, Chain, PageQuery};
@@ -91,19 +91,20 @@ fn exposure_section(here: &str, params: &AddressParams, report: Option<&Value>) 
         }
         @if let Some(report) = report {
             @let exposure = &report["exposure"];
+            @let units = Units::of_report(report);
             @let rows = exposure["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
-            p #exposure-total { (text(&report["direction"])) " within " (text(&report["max_hops"])) " hops, " (text(&exposure["model"])) ": " (amount(&exposure["total"])) }
+            p #exposure-total { (text(&report["direction"])) " within " (text(&report["max_hops"])) " hops, " (text(&exposure["model"])) ": " (units.amount(&exposure["total"])) }
             div.bars #exposure {
                 @for row in rows {
                     @let (width, percent) = share(&row["total"], &exposure["total"]);
                     span { (text(&row["entity"])) " " span.tag { (text(&row["category"])) } }
                     span.bar title=(percent) { span style=(width) {} }
-                    span.num { (amount(&row["total"])) " · " (percent) }
+                    span.num { (units.amount(&row["total"])) " · " (percent) }
                 }
                 @let (width, percent) = share(&exposure["untagged"], &exposure["total"]);
                 span.muted { "untagged" }
                 span.bar title=(percent) { span style=(width) {} }
-                span.num { (amount(&exposure["untagged"])) " · " (percent) }
+                span.num { (units.amount(&exposure["untagged"])) " · " (percent) }
             }
         } @else {
             p.muted { "Not computed yet: it traces the address's funds, so it is asked for above." }
@@ -243,6 +244,13 @@ pub(super) async fn btc(
     Ok(layout::page(&format!("Address {address}"), body))
 }
 
+/// The units of the Ethereum asset `of` names (an address page's balance
+/// row or history: `asset`, `symbol`, `decimals`).
+fn eth_units(of: &Value) -> Option<Units> {
+    let decimals = of["decimals"].as_u64().and_then(|d| u8::try_from(d).ok());
+    Units::of_eth_asset(&text(&of["asset"]), of["symbol"].as_str(), decimals)
+}
+
 /// `GET /eth/address/{address}?asset=&cursor=&trail=`.
 pub(super) async fn eth(
     State(state): State<ApiState>,
@@ -265,6 +273,7 @@ pub(super) async fn eth(
     let asset_name = history["symbol"].as_str().map_or_else(|| text(&history["asset"]), str::to_owned);
     let balances = summary["assets"].as_array().map(Vec::as_slice).unwrap_or_default();
     let entries = history["entries"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let history_units = eth_units(history);
     let body = html! {
         h1 { "Ethereum address " span.mono #address { (address) } }
         h2 { "Balances" }
@@ -272,14 +281,16 @@ pub(super) async fn eth(
             thead { tr { th { "Asset" } th.num { "Balance" } th.num { "Received" } th.num { "Sent" } th.num { "Transfers" } th.num { "Blocks" } } }
             tbody {
                 @for balance in balances {
+                    @let units = eth_units(balance);
+                    @let units = units.as_ref();
                     tr {
                         td {
                             a href=(layout::href(&here, &[("asset", &text(&balance["asset"]))])) {
                                 (balance["symbol"].as_str().map_or_else(|| text(&balance["asset"]), str::to_owned))
                             }
                         }
-                        td.num.balance { (text(&balance["balance"])) } td.num { (text(&balance["received"])) }
-                        td.num { (text(&balance["sent"])) } td.num { (text(&balance["transfers"])) }
+                        td.num.balance { (amount_in(units, &balance["balance"])) } td.num { (amount_in(units, &balance["received"])) }
+                        td.num { (amount_in(units, &balance["sent"])) } td.num { (text(&balance["transfers"])) }
                         td.num { (text(&balance["first_block"])) "–" (text(&balance["last_block"])) }
                     }
                 }
@@ -300,7 +311,8 @@ pub(super) async fn eth(
                             td { @if let Some(hash) = entry["tx_hash"].as_str() { (layout::tx_link("eth", hash)) } @else { "–" } }
                             td { (text(&entry["kind"])) } td { (text(&entry["direction"])) }
                             td { @if let Some(other) = entry["counterparty"].as_str() { (layout::address_link("eth", other)) } @else { "–" } }
-                            td.num { (text(&entry["amount"])) } td.num { (text(&entry["balance_after"])) }
+                            td.num { (amount_in(history_units.as_ref(), &entry["amount"])) }
+                            td.num { (amount_in(history_units.as_ref(), &entry["balance_after"])) }
                         }
                     }
                 }

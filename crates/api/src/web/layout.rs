@@ -1,7 +1,9 @@
 //! The page shell every page shares, and small pieces of markup the pages
 //! repeat: links to addresses and transactions, pagers, amounts.
 
-use chainsleuth_core::Sats;
+use chainsleuth_case::smallest_unit;
+use chainsleuth_core::{Sats, U256};
+use chainsleuth_trace::{format_units, Unit};
 use maud::{html, Markup, DOCTYPE};
 use serde_json::Value;
 
@@ -96,16 +98,52 @@ pub(super) fn btc_amount(value: &Value) -> String {
     value.as_u64().map_or_else(|| text(value), |sat| Sats(sat).to_string())
 }
 
-/// An amount of a trace report or an exposure (JSON numbers on Bitcoin,
-/// decimal strings on Ethereum): BTC with its satoshi, or the base units.
-pub(super) fn amount(value: &Value) -> String {
-    match value.as_u64() {
-        Some(sat) => format!("{} ({sat} sat)", Sats(sat)),
-        None => text(value),
+/// How a page shows amounts of one asset: in its unit for people (the
+/// unit's symbol and decimals, by [`format_units`], as the CLI shows them)
+/// with the exact integer in the smallest unit beside it.
+pub(super) struct Units {
+    unit: Unit,
+    smallest: &'static str,
+}
+
+impl Units {
+    /// The units of a trace report or an exposure, from its JSON `chain`,
+    /// `asset` and `unit` (`{symbol, decimals}`).
+    pub(super) fn of_report(report: &Value) -> Units {
+        let (chain, asset) =
+            (report["chain"].as_str().unwrap_or_default(), report["asset"].as_str().unwrap_or_default());
+        let decimals = report["unit"]["decimals"].as_u64().and_then(|d| u8::try_from(d).ok()).unwrap_or_default();
+        Units {
+            unit: Unit { symbol: text(&report["unit"]["symbol"]), decimals },
+            smallest: smallest_unit(chain, asset),
+        }
+    }
+
+    /// The units of an Ethereum asset as the address and transaction pages
+    /// give it (`asset`, `symbol`, `decimals`); none when the token did not
+    /// say its decimals.
+    pub(super) fn of_eth_asset(asset: &str, symbol: Option<&str>, decimals: Option<u8>) -> Option<Units> {
+        let unit = Unit { symbol: symbol.unwrap_or(asset).to_owned(), decimals: decimals? };
+        Some(Units { unit, smallest: smallest_unit("eth", asset) })
+    }
+
+    /// `value` (a JSON number or decimal string of the smallest unit) as
+    /// `30 ETH (30000000000000000000 wei)`; anything else as [`text`].
+    pub(super) fn amount(&self, value: &Value) -> String {
+        let exact = value.as_u64().map(U256::from).or_else(|| value.as_str().and_then(|s| s.parse::<U256>().ok()));
+        match exact {
+            Some(exact) => format!("{} ({exact} {})", format_units(exact, &self.unit), self.smallest),
+            None => text(value),
+        }
     }
 }
 
-/// `part` as a share of `whole` (amounts as [`amount`] takes them): a CSS
+/// [`Units::amount`] of `value` when the units are known, else the integer.
+pub(super) fn amount_in(units: Option<&Units>, value: &Value) -> String {
+    units.map_or_else(|| text(value), |units| units.amount(value))
+}
+
+/// `part` as a share of `whole` (amounts as [`Units::amount`] takes them): a CSS
 /// width for a bar and the percentage.
 pub(super) fn share(part: &Value, whole: &Value) -> (String, String) {
     let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0);

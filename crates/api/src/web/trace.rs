@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::layout::{self, amount, share, text};
+use super::layout::{self, share, text, Units};
 use super::WebError;
 use crate::error::ApiError;
 use crate::jobs::{job_id, JobStatus, JobView, FORMATS};
@@ -159,7 +159,7 @@ pub(super) async fn start(
 /// One model's results: where the seeded funds ended as bars (`mined`,
 /// funds traced back to coinbases, on backward traces only), the off-ramps
 /// reached and the largest holders.
-fn model_section(name: &str, model: &Value, backward: bool) -> Markup {
+fn model_section(name: &str, model: &Value, backward: bool, units: &Units) -> Markup {
     let totals = &model["totals"];
     let buckets = ["reached", "held", "fees", "dust", "horizon", "mixers", "mined"];
     let buckets = &buckets[..if backward { buckets.len() } else { buckets.len() - 1 }];
@@ -168,13 +168,13 @@ fn model_section(name: &str, model: &Value, backward: bool) -> Markup {
     html! {
         section.model id={ "model-" (name) } {
             h2 { "Model: " (name) }
-            p { "Seeded " strong.seeded data-amount=(text(&totals["seeded"])) { (amount(&totals["seeded"])) } }
+            p { "Seeded " strong.seeded data-amount=(text(&totals["seeded"])) { (units.amount(&totals["seeded"])) } }
             div.bars {
                 @for bucket in buckets.iter().copied() {
                     @let (width, percent) = share(&totals[bucket], &totals["seeded"]);
                     span { (bucket) }
                     span.bar title=(percent) { span style=(width) {} }
-                    span.num id={ "total-" (name) "-" (bucket) } data-amount=(text(&totals[bucket])) { (amount(&totals[bucket])) " · " (percent) }
+                    span.num id={ "total-" (name) "-" (bucket) } data-amount=(text(&totals[bucket])) { (units.amount(&totals[bucket])) " · " (percent) }
                 }
             }
             h3 { "Off-ramps reached" }
@@ -186,7 +186,7 @@ fn model_section(name: &str, model: &Value, backward: bool) -> Markup {
                             tr {
                                 td { (text(&row["entity"])) } td { (text(&row["category"])) }
                                 td.mono { (text(&row["address"])) }
-                                td.num { (amount(&row["amount"])) } td.num { (text(&row["min_hops"])) }
+                                td.num { (units.amount(&row["amount"])) } td.num { (text(&row["min_hops"])) }
                                 td { (text(&row["freezable"])) }
                             }
                         }
@@ -201,7 +201,7 @@ fn model_section(name: &str, model: &Value, backward: bool) -> Markup {
                         @for row in holders.iter().take(HOLDER_ROWS) {
                             tr {
                                 td.mono { (text(&row["address"])) } td { (text(&row["entity"])) }
-                                td.num { (amount(&row["amount"])) }
+                                td.num { (units.amount(&row["amount"])) }
                                 td { @if row["freezable"] == true { (text(&row["reason"])) } @else { "no" } }
                             }
                         }
@@ -216,6 +216,7 @@ fn model_section(name: &str, model: &Value, backward: bool) -> Markup {
 /// The finished report: links to every format, the parameters, each model.
 fn report_body(job: &JobView, report: &Value) -> Markup {
     let models = report["models"].as_object();
+    let units = Units::of_report(report);
     html! {
         p.downloads.no-print {
             "Download: "
@@ -234,7 +235,7 @@ fn report_body(job: &JobView, report: &Value) -> Markup {
                 }
             }
         }
-        @for (name, model) in models.into_iter().flatten() { (model_section(name, model, report["direction"] == "backward")) }
+        @for (name, model) in models.into_iter().flatten() { (model_section(name, model, report["direction"] == "backward", &units)) }
     }
 }
 

@@ -7,7 +7,7 @@ use chainsleuth_btc::index::query;
 use chainsleuth_eth::EthQuery;
 use maud::{html, Markup};
 
-use super::layout::{self, or_dash};
+use super::layout::{self, amount_in, or_dash, Units};
 use super::WebError;
 use crate::error::ApiError;
 use crate::routes::{blocking, btc_network, path_error};
@@ -74,7 +74,8 @@ pub(super) async fn btc(
     Ok(layout::page(&format!("Transaction {txid}"), body))
 }
 
-/// `GET /eth/tx/{hash}`.
+/// `GET /eth/tx/{hash}`: each transfer's amount in its asset's unit where
+/// the token says its decimals.
 pub(super) async fn eth(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -104,7 +105,8 @@ pub(super) async fn eth(
                         td { (maybe_address("eth", transfer.from.as_deref())) }
                         td { (maybe_address("eth", transfer.to.as_deref())) }
                         td { (transfer.asset.symbol.as_deref().unwrap_or(&transfer.asset.asset)) }
-                        td.num { (transfer.amount) }
+                        @let units = Units::of_eth_asset(&transfer.asset.asset, transfer.asset.symbol.as_deref(), transfer.asset.decimals);
+                        td.num { (amount_in(units.as_ref(), &serde_json::Value::String(transfer.amount.clone()))) }
                     }
                 }
             }
