@@ -38,8 +38,9 @@ pub enum ScenarioError {
         /// Why.
         reason: String,
     },
-    /// The node refused or failed a request.
-    #[error("{what}: {source}")]
+    /// The node refused or failed a request. The message says what was
+    /// asked; the node's answer is the source (an error chain prints both).
+    #[error("{what}")]
     Rpc {
         /// What was asked.
         what: String,
@@ -58,8 +59,9 @@ pub enum ScenarioError {
     /// The case's tag file could not be written.
     #[error(transparent)]
     Tags(#[from] chainsleuth_btc::sim::SimError),
-    /// A file of the case could not be written.
-    #[error("{}: {source}", path.display())]
+    /// A file of the case could not be written. The message names the
+    /// file; the cause is the source.
+    #[error("writing {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -76,5 +78,43 @@ impl ScenarioError {
 
     fn io(path: &Path, source: std::io::Error) -> Self {
         ScenarioError::Io { path: path.to_owned(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// `err` and its sources, outermost first, as an error chain printer
+    /// (the CLI's `{:#}`) shows them.
+    fn chain(err: &ScenarioError) -> Vec<String> {
+        let mut chain = vec![err.to_string()];
+        let mut cause = err.source();
+        while let Some(err) = cause {
+            chain.push(err.to_string());
+            cause = err.source();
+        }
+        chain
+    }
+
+    #[test]
+    fn each_error_says_its_context_once_and_its_cause_is_the_source() {
+        let rpc = ScenarioError::Rpc {
+            what: "funding the platforms".into(),
+            source: chainsleuth_eth::RpcError::Setup { url: "http://127.0.0.1:1".into(), reason: "bad url" },
+        };
+        let io = ScenarioError::io(Path::new("/case/tags.jsonl"), std::io::Error::other("disk full"));
+        for (err, context, cause) in
+            [(rpc, "funding the platforms", "bad url"), (io, "writing /case/tags.jsonl", "disk full")]
+        {
+            let chain = chain(&err);
+            assert_eq!(chain[0], context, "{chain:?}");
+            assert!(chain[1].contains(cause), "the cause is the source: {chain:?}");
+            let printed = chain.join(": ");
+            assert_eq!(printed.matches(cause).count(), 1, "{printed}");
+            assert_eq!(printed.matches(context).count(), 1, "{printed}");
+        }
     }
 }
