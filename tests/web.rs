@@ -5,11 +5,14 @@
 //! token, searches an address, reads its page, starts a trace from the form
 //! and opens the report, with JavaScript turned off; every screenshot must show a page (many colours,
 //! no single colour covering nearly all of it) and the DOM must hold the
-//! figures the JSON API gives for the same things.
+//! figures the JSON API gives for the same things. On Ethereum (indexed
+//! from anvil) an address page shows amounts in ETH with their wei.
 //!
 //! Set `CHAINSLEUTH_WEB_SCREENSHOTS=DIR` to keep the screenshots.
 
 mod common;
+#[path = "../crates/eth/tests/common/mod.rs"]
+mod eth_common;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::browser::{Browser, Killed, WAIT};
 use common::{chain_on_disk, chainsleuth, run_ok, tag_regtest_exchange};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// `GET path` from the JSON API with the bearer token.
 async fn api(http: &reqwest::Client, base: &str, path: &str, secret: &str) -> Value {
@@ -164,5 +167,45 @@ async fn a_person_signs_in_searches_an_address_and_traces_from_it() {
     browser.go(&format!("{base}/")).await;
     browser.wait_url("the login form", |url| url.contains("/login?next=")).await;
 
+    browser.close().await;
+}
+
+/// An Ethereum address's page shows its balance and its exposure in ETH with
+/// the exact wei beside it, as the CLI does, not a bare 20-digit integer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ethereum_amounts_are_shown_in_eth_with_their_wei() {
+    const ETHER: u64 = 1_000_000_000_000_000_000;
+    let node = eth_common::Anvil::start(2).await;
+    let funder = node.accounts().await[0];
+    let mut bytes = [0u8; 20];
+    bytes[0] = 0xa9;
+    let receiver = alloy::primitives::Address::from(bytes);
+    // 30.5 ETH: the page must show the fraction, not round it away.
+    let wei = alloy::primitives::U256::from(61u64) * alloy::primitives::U256::from(ETHER / 2);
+    node.send_mined(&json!({"from": funder, "to": receiver, "value": wei, "gas": "0x5208"})).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    run_ok(&data, &["index", "eth", "--rpc", &node.url]);
+    let secret = run_ok(&data, &["tokens", "create", "--role", "trace", "--name", "web-eth"]).trim().to_owned();
+    let (_server, base) = serve(&data);
+    let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let (_driver, browser) = Browser::start(&work.path().join("profile"), false).await;
+    let page = format!("{base}/eth/address/{receiver}?exposure=received&hops=2");
+    browser.go(&page).await;
+    browser.wait_url("the login form", |url| url.contains("/login")).await;
+    browser.fill("input[name=token]", &secret).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_url("the address page", |url| url.contains("/eth/address/")).await;
+
+    let exposure =
+        api(&http, &base, &format!("/v1/eth/exposure/{receiver}?direction=received&max_hops=2"), &secret).await;
+    let total = exposure["exposure"]["total"].as_str().unwrap();
+    assert_eq!(total, wei.to_string(), "{exposure}");
+    let shown = browser.text("#exposure-total").await;
+    assert!(shown.ends_with(&format!(": 30.5 ETH ({total} wei)")), "{shown}");
+    let balance = browser.text("#balances td.balance").await;
+    assert_eq!(balance, format!("30.5 ETH ({wei} wei)"));
+    browser.screenshot("eth-exposure").await;
     browser.close().await;
 }
