@@ -15,7 +15,7 @@
 #   trace  tracing 100 seeds on 1M- and 5M-transaction chains
 #   load   200 API clients while indexing: kept store handles vs. an open per request
 #   eth-scale  Ethereum, 1M transfers replayed from a loopback server: indexing vs. fetch-only
-#   btc-scale  Bitcoin at 2M and 20M txs: tx/s per tenth, memory, B/tx per table, mainnet projection
+#   btc-scale  Bitcoin at 2M and 20M txs: tx/s per tenth, memory, B/tx and bytes written per table, mainnet projection
 #   all    the same as no argument
 # Each script's header lists its size variables; a whole run with the
 # default sizes takes about an hour on 2 cores, most of it btc-scale's 20M

@@ -38,6 +38,10 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
+/// The `chainsleuth` binary's allocator (src/main.rs), so that the benchmark measures what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bumped whenever the generated stream changes, so that old caches are not reused.
 const STREAM_VERSION: u32 = 1;
 /// The ERC-20 `Transfer(address,address,uint256)` topic.
