@@ -198,8 +198,9 @@ pub enum IndexError {
     /// The source could not be set up (bad URL).
     #[error("setting up the eth source")]
     Source(#[from] RpcError),
-    /// A query of the store's own rows failed.
-    #[error("reading the eth store")]
+    /// A query of the store's own rows failed (its message names the store
+    /// already: "eth store: ...").
+    #[error(transparent)]
     Query(#[from] QueryError),
     /// The genesis file could not be read or parsed.
     #[error("genesis file {path}: {reason}")]
@@ -243,4 +244,28 @@ pub enum QueryError {
         /// Which row.
         what: &'static str,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole chain, as the CLI prints it (`{err:#}`-style, causes joined by ": ").
+    fn chain(err: &dyn std::error::Error) -> String {
+        let mut parts = vec![err.to_string()];
+        let mut source = err.source();
+        while let Some(cause) = source {
+            parts.push(cause.to_string());
+            source = cause.source();
+        }
+        parts.join(": ")
+    }
+
+    #[test]
+    fn a_failed_query_names_the_store_once() {
+        let err = IndexError::from(QueryError::from(StoreError::ReadOnly));
+        let text = chain(&err);
+        assert_eq!(text.matches("eth store").count(), 1, "{text}");
+        assert!(text.ends_with(&StoreError::ReadOnly.to_string()), "{text}");
+    }
 }
