@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
 use chainsleuth_core::{BlockHash, BlockRef, Height};
-use chainsleuth_store::{Codec, Direction, Meta, Store, Undo};
+use chainsleuth_store::{Batch, Codec, Direction, Meta, Store, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 
 use crate::error::IndexError;
@@ -84,62 +84,13 @@ struct Posting {
     amount: U256,
 }
 
-/// A block's batch. Its changes record how to undo them only when the
-/// block keeps an undo record: a block deeper than the sync loop's undo
-/// window, or one the node calls final, gets none, and gathering one would
-/// cost a copy of every key and old value for nothing.
-struct Rows<'s> {
-    batch: chainsleuth_store::Batch<'s>,
-    undo: bool,
-}
-
-impl Rows<'_> {
-    fn insert<T: chainsleuth_store::Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
-        match self.undo {
-            true => self.batch.insert::<T>(key, value)?,
-            false => self.batch.put::<T>(key, value)?,
-        }
-        Ok(())
-    }
-
-    fn update<T: chainsleuth_store::Table>(
-        &mut self,
-        key: &T::Key,
-        value: &T::Value,
-        old: Option<&T::Value>,
-    ) -> Result<(), IndexError> {
-        match self.undo {
-            true => self.batch.update::<T>(key, value, old)?,
-            false => self.batch.put::<T>(key, value)?,
-        }
-        Ok(())
-    }
-
-    fn remove<T: chainsleuth_store::Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), IndexError> {
-        match self.undo {
-            true => self.batch.remove::<T>(key, old)?,
-            false => self.batch.delete::<T>(key)?,
-        }
-        Ok(())
-    }
-
-    /// A change unwind does not restore (metadata, status, undo records).
-    fn put<T: chainsleuth_store::Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
-        Ok(self.batch.put::<T>(key, value)?)
-    }
-
-    fn delete<T: chainsleuth_store::Table>(&mut self, key: &T::Key) -> Result<(), IndexError> {
-        Ok(self.batch.delete::<T>(key)?)
-    }
-}
-
 /// A history row to write: (address id, asset, height, tx position, ordinal) and the row.
 type HistoryEntry = ((u64, u32, u64, u32, u32), HistoryRow);
 
 /// Writes `rows` in key order: RocksDB's memtable inserts a key next to the
 /// one before it far more cheaply than one elsewhere in its skip list.
 fn insert_sorted<T: chainsleuth_store::Table>(
-    batch: &mut Rows<'_>,
+    batch: &mut Batch<'_>,
     mut rows: Vec<(T::Key, T::Value)>,
 ) -> Result<(), IndexError>
 where
@@ -196,7 +147,7 @@ fn post(
 /// block-level transfers; returns how many it wrote.
 fn reconcile(
     balances: &mut BTreeMap<(u64, u32), Working>,
-    batch: &mut Rows<'_>,
+    batch: &mut Batch<'_>,
     history: &mut Vec<HistoryEntry>,
     block: &EthBlock,
     ids: &HashMap<Address, u64>,
@@ -232,7 +183,7 @@ type FreezeRow = (u64, [u8; 32]);
 /// a holder frozen again keeps the evidence of the freeze already in effect.
 fn freeze(
     store: &Store,
-    batch: &mut Rows<'_>,
+    batch: &mut Batch<'_>,
     block: &EthBlock,
     ids: &HashMap<Address, u64>,
     assets: &HashMap<Address, u32>,
@@ -302,7 +253,7 @@ impl EthIndexer {
         let finalized = self.finalized.as_ref().and_then(Finalized::get);
         // A block the node calls final will not be reorged: no undo record.
         let keep_undo = undo.keep && finalized.is_none_or(|f| f < height);
-        let mut batch = Rows { batch: store.batch(), undo: keep_undo };
+        let mut batch = store.batch_tracking(keep_undo);
 
         // Addresses, in a fixed order so that ids do not depend on timing:
         // senders, then transfer parties, then genesis allocations.
@@ -519,9 +470,9 @@ impl EthIndexer {
         self.status(&mut batch, block)?;
 
         let block_ref = BlockRef { height: Height::new(height), hash: BlockHash(d.hash.0) };
-        batch.batch.set_tip(block_ref, old_tip)?;
+        batch.set_tip(block_ref, old_tip)?;
         if keep_undo {
-            batch.batch.keep_undo(Height::new(height), undo.prune)?;
+            batch.keep_undo(Height::new(height), undo.prune)?;
         } else if let Some(prune) = undo.prune {
             batch.delete::<Undo>(&prune.get())?;
         }
@@ -531,7 +482,7 @@ impl EthIndexer {
             }
             _ => None,
         };
-        store.write(batch.batch)?;
+        store.write(batch)?;
         self.hot.commit(&ids, &balances);
         if let Some(below) = pruned_to {
             self.pruned_below = below;
@@ -542,7 +493,7 @@ impl EthIndexer {
 
     /// Deletes undo records at heights `pruned_below..=upto` (the node
     /// calls them final) and records the new bound; returns it.
-    fn prune_final(&self, batch: &mut Rows<'_>, upto: u64) -> Result<u64, IndexError> {
+    fn prune_final(&self, batch: &mut Batch<'_>, upto: u64) -> Result<u64, IndexError> {
         let from = self.pruned_below.encode();
         for row in self.store.scan::<Undo>(&[], Some(&from), Direction::Forward)? {
             let (height, _) = row?;
@@ -556,7 +507,7 @@ impl EthIndexer {
         Ok(below)
     }
 
-    fn status(&self, batch: &mut Rows<'_>, block: &EthBlock) -> Result<(), IndexError> {
+    fn status(&self, batch: &mut Batch<'_>, block: &EthBlock) -> Result<(), IndexError> {
         if self.last_coverage == Some(block.traces) {
             return Ok(());
         }

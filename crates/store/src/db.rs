@@ -436,7 +436,7 @@ impl Store {
         Ok(rows)
     }
 
-    /// A new, empty batch for this store.
+    /// A new, empty batch for this store, recording undo entries.
     pub fn batch(&self) -> Batch<'_> {
         // Capped, so one huge batch does not make every later one huge.
         let reserve = self.last_batch_bytes.load(Ordering::Relaxed).min(64 << 20);
@@ -444,9 +444,18 @@ impl Store {
             store: self,
             inner: WriteBatch::with_capacity_bytes(reserve),
             undo: UndoLog::default(),
+            tracked: true,
             key: Vec::new(),
             value: Vec::new(),
         }
+    }
+
+    /// A new, empty batch that records undo entries only when `tracked`: a
+    /// block that keeps no undo record (deeper than the undo window) skips
+    /// copying every key and old value; its tracked methods then write as
+    /// [`Batch::put`] and [`Batch::delete`] do.
+    pub fn batch_tracking(&self, tracked: bool) -> Batch<'_> {
+        Batch { tracked, ..self.batch() }
     }
 
     /// Writes `batch` atomically: all of its changes or none.
@@ -711,12 +720,16 @@ impl<T: Table> Iterator for Rows<'_, T> {
 /// Changes to write atomically with [`Store::write`]. The tracked methods
 /// ([`insert`](Batch::insert), [`update`](Batch::update),
 /// [`remove`](Batch::remove), [`set_tip`](Batch::set_tip)) also record how to
-/// undo each change; [`keep_undo`](Batch::keep_undo) stores that record with
+/// undo each change (unless the batch was made untracked,
+/// [`Store::batch_tracking`]); [`keep_undo`](Batch::keep_undo) stores that record with
 /// the batch so the block can be unwound later.
 pub struct Batch<'s> {
     store: &'s Store,
     inner: WriteBatch,
     undo: UndoLog,
+    /// Whether the tracked methods record undo entries
+    /// ([`Store::batch_tracking`]).
+    tracked: bool,
     /// Scratch buffers each key and value is encoded into before RocksDB
     /// copies it into the batch: no allocation per change.
     key: Vec<u8>,
@@ -768,6 +781,9 @@ impl Batch<'_> {
     /// [`StoreError::UnknownTable`].
     pub fn insert<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), StoreError> {
         self.put_scratch::<T>(key, value)?;
+        if !self.tracked {
+            return Ok(());
+        }
         self.track(T::NAME, self.key.clone(), None)
     }
 
@@ -783,6 +799,9 @@ impl Batch<'_> {
         old: Option<&T::Value>,
     ) -> Result<(), StoreError> {
         self.put_scratch::<T>(key, value)?;
+        if !self.tracked {
+            return Ok(());
+        }
         self.track(T::NAME, self.key.clone(), old.map(Codec::encode))
     }
 
@@ -791,6 +810,9 @@ impl Batch<'_> {
     /// # Errors
     /// [`StoreError::UnknownTable`].
     pub fn remove<T: Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), StoreError> {
+        if !self.tracked {
+            return self.delete::<T>(key);
+        }
         let key = key.encode();
         self.inner.delete_cf(self.store.cf(T::NAME)?, &key);
         self.track(T::NAME, key, Some(old.encode()))

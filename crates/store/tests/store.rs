@@ -114,6 +114,37 @@ fn unwind_restores_exactly_the_state_before_the_block() {
 }
 
 #[test]
+fn an_untracked_batch_writes_the_same_rows_and_records_no_undo() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let stores: Vec<Store> =
+        dirs.iter().map(|dir| Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap()).collect();
+    for (store, tracked) in stores.iter().zip([true, false]) {
+        let mut batch = store.batch();
+        batch.insert::<Summary>(&AddressId(1), &10).unwrap();
+        batch.insert::<Summary>(&AddressId(3), &7).unwrap();
+        store.write(batch).unwrap();
+
+        let mut batch = store.batch_tracking(tracked);
+        batch.update::<Summary>(&AddressId(1), &25, Some(&10)).unwrap();
+        batch.insert::<History>(&(AddressId(2), TxNum(1)), &5).unwrap();
+        batch.remove::<Summary>(&AddressId(3), &7).unwrap();
+        batch.set_tip(tip(1), None).unwrap();
+        batch.keep_undo(Height::new(1), None).unwrap();
+        store.write(batch).unwrap();
+    }
+    let undo_len = |store: &Store| store.get::<chainsleuth_store::Undo>(&1).unwrap().unwrap().entries.len();
+    assert_eq!(undo_len(&stores[0]), 4);
+    assert_eq!(undo_len(&stores[1]), 0);
+    // The same rows either way; the undo records differ, so compare the rows.
+    for store in &stores {
+        assert_eq!(store.get::<Summary>(&AddressId(1)).unwrap(), Some(25));
+        assert_eq!(store.get::<Summary>(&AddressId(3)).unwrap(), None);
+        assert_eq!(store.get::<History>(&(AddressId(2), TxNum(1))).unwrap(), Some(5));
+        assert_eq!(store.tip().unwrap(), Some(tip(1)));
+    }
+}
+
+#[test]
 fn bulk_mode_data_survives_reopen_after_leaving_bulk() {
     let dir = tempfile::tempdir().unwrap();
     {

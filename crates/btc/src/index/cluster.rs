@@ -31,11 +31,10 @@
 use std::collections::BTreeMap;
 
 use chainsleuth_core::{AddressId, ClusterId, Height, Sats, TxNum};
-use chainsleuth_store::{Codec, Direction, Meta, Store, Table};
+use chainsleuth_store::{Batch, Codec, Direction, Meta, Store, Table};
 
 use super::coinjoin::{self, TxShape};
 use super::error::IndexError;
-use super::indexer::Writer;
 use super::tables::{
     BlockByHeight, ClusterAlias, ClusterFlag, ClusterFlags, ClusterLink, ClusterMembers, ClusterOf, ClusterSize,
     Outputs, TxByNum, CLUSTERED_KEY,
@@ -87,7 +86,7 @@ const MAX_BLOCKS_PER_PASS: u64 = 64;
 /// [`IndexError::Corrupt`] when a block's rows are missing; store errors.
 pub(super) fn cluster_through(
     store: &Store,
-    w: &mut Writer<'_>,
+    w: &mut Batch<'_>,
     tip: Height,
     clustered: Option<Height>,
     opts: ClusterOptions,
@@ -106,7 +105,7 @@ pub(super) fn cluster_through(
     }
     clusters.flush(w)?;
     let counter = |height: Height| height.get().to_be_bytes().to_vec();
-    w.change::<Meta>(&CLUSTERED_KEY.to_owned(), &counter(target), clustered.map(counter).as_ref())?;
+    w.update::<Meta>(&CLUSTERED_KEY.to_owned(), &counter(target), clustered.map(counter).as_ref())?;
     Ok(Some(target))
 }
 
@@ -249,11 +248,11 @@ where
         self.rows.entry(key.clone()).or_insert(Change { old: None, now: None }).now = Some(value);
     }
 
-    fn flush(self, w: &mut Writer<'_>) -> Result<(), IndexError> {
+    fn flush(self, w: &mut Batch<'_>) -> Result<(), IndexError> {
         for (key, Change { old, now }) in self.rows {
             match (old, now) {
-                (None, Some(new)) => w.create::<T>(&key, &new)?,
-                (Some(old), Some(new)) if old != new => w.change::<T>(&key, &new, Some(&old))?,
+                (None, Some(new)) => w.insert::<T>(&key, &new)?,
+                (Some(old), Some(new)) if old != new => w.update::<T>(&key, &new, Some(&old))?,
                 (Some(old), None) => w.remove::<T>(&key, &old)?,
                 _ => {}
             }
@@ -418,13 +417,13 @@ impl<'s> Clusters<'s> {
         self.sizes.set(store, &keeper, Some(total))
     }
 
-    fn flush(self, w: &mut Writer<'_>) -> Result<(), IndexError> {
+    fn flush(self, w: &mut Batch<'_>) -> Result<(), IndexError> {
         self.of.flush(w)?;
         self.members.flush(w)?;
         self.sizes.flush(w)?;
         self.aliases.flush(w)?;
         for (tx, flag) in &self.flags {
-            w.create::<ClusterFlags>(tx, flag)?;
+            w.insert::<ClusterFlags>(tx, flag)?;
         }
         Ok(())
     }

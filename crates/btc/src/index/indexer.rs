@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
 use chainsleuth_core::{AddressId, BlockRef, Height, Sats, TxNum};
-use chainsleuth_store::{Batch, Meta, OpenMode, Store, StoreConfig, Table, Undo};
+use chainsleuth_store::{Batch, Meta, OpenMode, Store, StoreConfig, Undo};
 use chainsleuth_sync::{Indexer, UndoPolicy};
 use rustc_hash::FxHashMap;
 
@@ -157,50 +157,6 @@ struct SpentInput {
     /// Where the output was created: `None` for an earlier block (its row
     /// must be updated), else its index in the block's output list.
     in_block: Option<usize>,
-}
-
-/// A change set that records undo entries only when the block keeps its
-/// undo record; untracked blocks skip the copying.
-pub(super) struct Writer<'s> {
-    batch: Batch<'s>,
-    track: bool,
-}
-
-impl Writer<'_> {
-    /// Creates `key`, which did not exist.
-    pub(super) fn create<T: Table>(&mut self, key: &T::Key, value: &T::Value) -> Result<(), IndexError> {
-        if self.track {
-            self.batch.insert::<T>(key, value)?;
-        } else {
-            self.batch.put::<T>(key, value)?;
-        }
-        Ok(())
-    }
-
-    /// Sets `key`, whose value was `old` (`None`: absent).
-    pub(super) fn change<T: Table>(
-        &mut self,
-        key: &T::Key,
-        value: &T::Value,
-        old: Option<&T::Value>,
-    ) -> Result<(), IndexError> {
-        if self.track {
-            self.batch.update::<T>(key, value, old)?;
-        } else {
-            self.batch.put::<T>(key, value)?;
-        }
-        Ok(())
-    }
-
-    /// Deletes `key`, whose value was `old`.
-    pub(super) fn remove<T: Table>(&mut self, key: &T::Key, old: &T::Value) -> Result<(), IndexError> {
-        if self.track {
-            self.batch.remove::<T>(key, old)?;
-        } else {
-            self.batch.delete::<T>(key)?;
-        }
-        Ok(())
-    }
 }
 
 impl BtcIndexer {
@@ -538,12 +494,12 @@ impl BtcIndexer {
     ) -> Result<Built<'_>, IndexError> {
         let (height, first_tx) = (plan.height, TxNum(plan.first_tx));
         let block_ref = plan.block_ref();
-        let mut w = Writer { batch: self.store.batch(), track: undo.keep };
+        let mut w = self.store.batch_tracking(undo.keep);
         let mut header_bytes = [0u8; 80];
         header_bytes.copy_from_slice(&bitcoin::consensus::serialize(header));
         let row = BlockRow { hash: block_ref.hash.0, header: header_bytes, tx_count: plan.tx_count, first_tx };
-        w.create::<BlockByHeight>(&height, &row)?;
-        w.create::<HeightByHash>(&block_ref.hash.0, &height)?;
+        w.insert::<BlockByHeight>(&height, &row)?;
+        w.insert::<HeightByHash>(&block_ref.hash.0, &height)?;
 
         // Each txid prefix's list gains the block's transactions; a prefix
         // seen before (a 64-bit collision, or one of the two early coinbases
@@ -551,7 +507,7 @@ impl BtcIndexer {
         for (prefix, old, nums) in &plan.by_prefix {
             let mut all = old.clone().unwrap_or(TxNums(Vec::new()));
             all.0.extend_from_slice(nums);
-            w.change::<TxNumByTxid>(prefix, &all, old.as_ref())?;
+            w.update::<TxNumByTxid>(prefix, &all, old.as_ref())?;
         }
 
         let mut inputs = plan.spent.iter().peekable();
@@ -561,7 +517,7 @@ impl BtcIndexer {
             while let Some(entry) = inputs.next_if(|entry| entry.tx_pos == pos) {
                 spends.push(Spend { tx: entry.prev_tx, index: entry.vout });
             }
-            w.create::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos, spends })?;
+            w.insert::<TxByNum>(&tx_num, &TxRow { txid: txid.to_byte_array(), height, position: pos, spends })?;
             for (vout, index) in (0u32..).zip(plan.outputs_of(pos)) {
                 let (slot, value) = plan.outs[index];
                 let row = OutputRow {
@@ -569,7 +525,7 @@ impl BtcIndexer {
                     value: Sats(value),
                     spent_by: plan.out_spent[index],
                 };
-                w.create::<Outputs>(&(tx_num, vout), &row)?;
+                w.insert::<Outputs>(&(tx_num, vout), &row)?;
             }
         }
         let mut earlier: Vec<&SpentInput> = plan.spent.iter().filter(|entry| entry.in_block.is_none()).collect();
@@ -577,14 +533,14 @@ impl BtcIndexer {
         for entry in earlier {
             let spender = Spend { tx: plan.tx_num(entry.tx_pos), index: entry.vin };
             let row = OutputRow { spent_by: Some(spender), ..entry.prev };
-            w.change::<Outputs>(&(entry.prev_tx, entry.vout), &row, Some(&entry.prev))?;
+            w.update::<Outputs>(&(entry.prev_tx, entry.vout), &row, Some(&entry.prev))?;
         }
 
         for (key, id) in &plan.new_addrs {
-            w.create::<AddrKeyById>(id, key)?;
+            w.insert::<AddrKeyById>(id, key)?;
         }
         for (hash, old, ids) in addr_id_rows(&plan.new_addrs, &plan.collided) {
-            w.change::<AddrIdByKey>(&hash, &ids, old)?;
+            w.update::<AddrIdByKey>(&hash, &ids, old)?;
         }
         // Each address's rows in chain order, and its totals after the
         // block, from its totals before it (or nothing, for a new address).
@@ -598,12 +554,12 @@ impl BtcIndexer {
                 running.sent = Sats(running.sent.0.checked_add(*sent).ok_or_else(corrupt)?);
                 running.tx_count += 1;
                 running.balance().map_err(|_| corrupt())?;
-                w.create::<History>(&(id, *tx), &HistoryRow { received: Sats(*received), sent: Sats(*sent) })?;
+                w.insert::<History>(&(id, *tx), &HistoryRow { received: Sats(*received), sent: Sats(*sent) })?;
             }
             totals.push((id, running));
         }
         for (id, running) in &totals {
-            w.change::<Totals>(id, running, old_totals.get(id))?;
+            w.update::<Totals>(id, running, old_totals.get(id))?;
         }
 
         let clustered = cluster_through(&self.store, &mut w, height, state.clustered, self.clustering, &self.recent)?;
@@ -611,12 +567,12 @@ impl BtcIndexer {
         let counter = |value: u64| value.to_be_bytes().to_vec();
         let next_tx = plan.first_tx + u64::from(plan.tx_count);
         let old_next_tx = state.tip.is_some().then(|| counter(state.next_tx));
-        w.change::<Meta>(&NEXT_TX_KEY.to_owned(), &counter(next_tx), old_next_tx.as_ref())?;
+        w.update::<Meta>(&NEXT_TX_KEY.to_owned(), &counter(next_tx), old_next_tx.as_ref())?;
         if plan.next_addr != state.next_addr {
             let old_next_addr = (state.next_addr > 0).then(|| counter(state.next_addr));
-            w.change::<Meta>(&NEXT_ADDR_KEY.to_owned(), &counter(plan.next_addr), old_next_addr.as_ref())?;
+            w.update::<Meta>(&NEXT_ADDR_KEY.to_owned(), &counter(plan.next_addr), old_next_addr.as_ref())?;
         }
-        let mut batch = w.batch;
+        let mut batch = w;
         batch.set_tip(block_ref, state.tip)?;
         if undo.keep {
             batch.keep_undo(height, undo.prune)?;
