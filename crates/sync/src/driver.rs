@@ -23,7 +23,8 @@ pub struct SyncOptions {
     pub chunk: u64,
     /// Undo records are kept for blocks this close to the source's tip.
     pub undo_depth: u64,
-    /// Bulk mode is used while more than this many blocks behind.
+    /// Bulk mode starts when more than this many blocks behind and lasts
+    /// until the index has caught up.
     pub bulk_threshold: u64,
     /// In bulk mode, make the index durable after this many bytes of blocks,
     /// so that a crash loses at most about this much work.
@@ -185,7 +186,12 @@ where
         if let Some(stop) = self.opts.stop_at {
             last = last.min(stop);
         }
-        self.set_bulk(source_tip.height.blocks_above(first) > self.opts.bulk_threshold)?;
+        // Far behind, bulk mode; once in it, it lasts until caught up (`drive`
+        // and `run` leave it), so that the compaction that ends it runs once,
+        // after the initial sync, not as the last chunk starts.
+        if source_tip.height.blocks_above(first) > self.opts.bulk_threshold {
+            self.set_bulk(true)?;
+        }
 
         let source = self.source;
         let retry = self.opts.retry;

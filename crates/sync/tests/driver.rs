@@ -181,3 +181,58 @@ async fn stop_at_then_resume_reaches_the_same_state() {
     let want = tokio::task::spawn_blocking(move || clean_digest(blocks)).await.unwrap();
     assert_eq!(store.digest().unwrap(), want);
 }
+
+/// Each switch of bulk mode, with the tip height it came at.
+type Switches = Arc<Mutex<Vec<(bool, Option<u64>)>>>;
+
+/// A [`ToyIndexer`] that records its bulk mode [`Switches`].
+struct BulkLog(ToyIndexer, Switches);
+
+impl Indexer for BulkLog {
+    type Block = ToyBlock;
+    type Error = StoreError;
+
+    fn tip(&self) -> Result<Option<BlockRef>, StoreError> {
+        self.0.tip()
+    }
+    fn hash_at(&self, height: Height) -> Result<Option<BlockHash>, StoreError> {
+        self.0.hash_at(height)
+    }
+    fn execute(&mut self, block: &ToyBlock, undo: UndoPolicy) -> Result<(), StoreError> {
+        self.0.execute(block, undo)
+    }
+    fn unwind(&mut self, height: Height) -> Result<bool, StoreError> {
+        self.0.unwind(height)
+    }
+    fn set_bulk(&mut self, on: bool) -> Result<(), StoreError> {
+        let tip = self.0.tip()?.map(|tip| tip.height.get());
+        self.1.lock().unwrap().push((on, tip));
+        self.0.set_bulk(on)
+    }
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.0.checkpoint()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_mode_lasts_from_far_behind_until_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), &SCHEMA, OpenMode::ReadWrite).unwrap());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let source = ToySource(Arc::new(Mutex::new(chain(400, u64::MAX, 0))));
+    // Past block 300 fewer than 100 blocks are left: bulk mode carries on through the last chunks all the same.
+    let opts = SyncOptions { chunk: 64, bulk_threshold: 100, ..SyncOptions::default() };
+    let (_stop, shutdown) = watch::channel(false);
+    let (progress, _) = watch::channel(Default::default());
+    run(&source, BulkLog(ToyIndexer(store.clone()), log.clone()), &opts, shutdown, progress).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), [(true, None), (false, Some(399))]);
+
+    // Near the tip, bulk mode is not entered at all.
+    log.lock().unwrap().clear();
+    *source.0.lock().unwrap() = chain(450, u64::MAX, 0);
+    let (_stop, shutdown) = watch::channel(false);
+    let (progress, _) = watch::channel(Default::default());
+    run(&source, BulkLog(ToyIndexer(store.clone()), log.clone()), &opts, shutdown, progress).await.unwrap();
+    assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+    assert_eq!(store.tip().unwrap().unwrap().height, Height::new(449));
+}
