@@ -23,7 +23,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet -p chainsleuth-btc --example scale_bench
+cargo build --release --quiet --workspace --example scale_bench
 bin="$target/release/examples/scale_bench"
 for size in ${BTC_SCALE_SIZES:-2m 20m}; do
   case "$size" in

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench-row.sh
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet -p chainsleuth-btc --example index_bench
+cargo build --release --quiet --workspace --example index_bench
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 /usr/bin/time -v -o "$log" "$target/release/examples/index_bench" \

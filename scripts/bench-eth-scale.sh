@@ -25,7 +25,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet -p chainsleuth-eth --example eth_scale_bench
+cargo build --release --quiet --workspace --example eth_scale_bench
 mkdir -p "$target/bench-data/eth-scale"
 echo "## Ethereum scale benchmark"
 echo

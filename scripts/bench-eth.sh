@@ -10,5 +10,5 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/scripts/install-test-deps.sh"
 cd "$repo"
-cargo test --release -q -p chainsleuth-eth --test bench -- --ignored --nocapture 2>&1 |
+cargo test --release -q --workspace --test bench -- --ignored --nocapture 2>&1 |
   grep -E '^(\||eth benchmark|filled|store:)' || { echo "bench-eth: the benchmark failed" >&2; exit 1; }

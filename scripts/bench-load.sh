@@ -7,5 +7,5 @@
 # Prints requests/s and latency percentiles of both runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CHAINSLEUTH_LOAD_COMPARE=1 cargo test --release -q --test load -- --nocapture 2>&1 |
+CHAINSLEUTH_LOAD_COMPARE=1 cargo test --release -q --workspace --test load -- --nocapture 2>&1 |
   grep -E '^(kept handles|an open per request)' || { echo "bench-load: the benchmark failed" >&2; exit 1; }

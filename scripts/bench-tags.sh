@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/lib/bench-row.sh
 
-cargo build --release --quiet -p chainsleuth-tags --example bench_tags
+cargo build --release --quiet --workspace --example bench_tags
 bin="$root/target/release/examples/bench_tags"
 
 log="$(mktemp)"

@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::Network;
@@ -33,6 +34,7 @@ use chainsleuth_btc::source::{BlkDirConfig, BlkDirSource, XorMode};
 use chainsleuth_btc::BtcIndexer;
 use chainsleuth_core::Height;
 use chainsleuth_store::bench::{bench_row, cpu_seconds, dir_size, process_memory, written_by_table};
+use chainsleuth_store::Store;
 use chainsleuth_sync::{run, BlockSource, SyncOptions, SyncProgress};
 use tokio::sync::watch;
 
@@ -140,6 +142,8 @@ struct Mark {
     txs: u64,
     store: u64,
     rss: u64,
+    /// Level-0 files of all tables and the bytes compaction still has to rewrite ([`Store::compaction_debt`]).
+    debt: (u64, u64),
 }
 
 /// Rate of each tenth between successive marks: transactions per second and per CPU second.
@@ -182,18 +186,18 @@ async fn parse_only(
         let Some(task) = pending.pop_front() else { break };
         txs += task.await??.block.txdata.len() as u64;
         while marks.len() < 10 && txs * 10 >= total * (marks.len() as u64 + 1) {
-            marks.push(Mark { at: started.elapsed(), cpu: cpu_now() - cpu, txs, store: 0, rss: 0 });
+            marks.push(Mark { at: started.elapsed(), cpu: cpu_now() - cpu, txs, ..Mark::default() });
         }
     }
     Ok(marks)
 }
 
-/// Marks each tenth of `total` transactions the sync loop publishes on `progress`, with the store's size then;
-/// says each on stderr as it comes, so that an interrupted run still tells its curve.
+/// Marks each tenth of `total` transactions the sync loop publishes on `progress`, with the store's size and
+/// compaction debt then; says each on stderr as it comes, so that an interrupted run still tells its curve.
 async fn watch_tenths(
     mut progress: watch::Receiver<SyncProgress>,
     total: u64,
-    store: PathBuf,
+    store: Arc<Store>,
     started: Instant,
     cpu: f64,
 ) -> Vec<Mark> {
@@ -202,14 +206,16 @@ async fn watch_tenths(
         let txs = progress.borrow_and_update().txs;
         while marks.len() < 10 && txs * 10 >= total * (marks.len() as u64 + 1) {
             let (at, cpu, rss) = (started.elapsed(), cpu_now() - cpu, process_memory("VmRSS"));
-            let mark = Mark { at, cpu, txs, store: dir_size(&store), rss };
+            let mark = Mark { at, cpu, txs, store: dir_size(store.path()), rss, debt: store.compaction_debt() };
             let rate = (txs - marks.last().map_or(0, |m: &Mark| m.txs)) as f64
                 / (mark.at - marks.last().map_or(Duration::ZERO, |m: &Mark| m.at)).as_secs_f64().max(1e-9);
             eprintln!(
-                "  tenth {} indexed at {:.1} s: {rate:.0} tx/s, store {} MB",
+                "  tenth {} indexed at {:.1} s: {rate:.0} tx/s, store {} MB, {} level-0 files, {} MB to compact",
                 marks.len() + 1,
                 mark.at.as_secs_f64(),
-                mark.store >> 20
+                mark.store >> 20,
+                mark.debt.0,
+                mark.debt.1 >> 20
             );
             marks.push(mark);
         }
@@ -278,7 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_stop, shutdown) = watch::channel(false);
     let (progress, progress_rx) = watch::channel(Default::default());
     let (started, cpu) = (Instant::now(), cpu_now());
-    let watcher = rt.spawn(watch_tenths(progress_rx, total, store_path(&store_dir), started, cpu));
+    let watcher = rt.spawn(watch_tenths(progress_rx, total, indexer.store().clone(), started, cpu));
     let report = rt.block_on(run(&source, indexer, &opts, shutdown, progress))?;
     let index_secs = started.elapsed().as_secs_f64();
     let index_cpu = cpu_now() - cpu;
@@ -315,21 +321,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!(
         "| tenth | txs to | parse-only tx/s | indexing tx/s | ratio | indexing tx per CPU s | ratio per CPU s | \
-         store GB at end | store B/tx | RSS GB |"
+         store GB at end | store B/tx | RSS GB | level-0 files | GB to compact |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, mark) in marks.iter().enumerate() {
         let (p, x) = (parse_rates.get(i).copied().unwrap_or(f64::NAN), index_rates[i]);
         let (pc, xc) = (parse_cpu_rates.get(i).copied().unwrap_or(f64::NAN), index_cpu_rates[i]);
         println!(
-            "| {} | {} | {p:.0} | {x:.0} | {:.3} | {xc:.0} | {:.3} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {p:.0} | {x:.0} | {:.3} | {xc:.0} | {:.3} | {:.2} | {:.0} | {:.2} | {} | {:.2} |",
             i + 1,
             mark.txs,
             x / p,
             xc / pc,
             gb(mark.store),
             mark.store as f64 / mark.txs.max(1) as f64,
-            gb(mark.rss)
+            gb(mark.rss),
+            mark.debt.0,
+            gb(mark.debt.1)
         );
     }
     let last_mark = marks.last().copied().unwrap_or_default();

@@ -621,6 +621,19 @@ impl Store {
             .sum()
     }
 
+    /// How far compaction lags the writer, over all tables: level-0 files
+    /// (each lookup checks every one) and the bytes RocksDB estimates its
+    /// compactions still have to rewrite. For benchmarks.
+    pub fn compaction_debt(&self) -> (u64, u64) {
+        let sum = |property: &str| -> u64 {
+            self.names
+                .iter()
+                .filter_map(|name| self.db.property_int_value_cf(self.cf(name).ok()?, property).ok()?)
+                .sum()
+        };
+        (sum("rocksdb.num-files-at-level0"), sum("rocksdb.estimate-pending-compaction-bytes"))
+    }
+
     /// Bytes on disk of each table's SST files (memtables not counted: flush
     /// first for a full figure), in schema order: meta, undo, then the
     /// schema's tables. For benchmarks that say what each table costs.
